@@ -1,0 +1,221 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use tonic::transport::Channel;
+
+use super::transport::MAX_MESSAGE_SIZE;
+use crate::error::{Error, Result};
+use crate::proto::google::rpc::Status;
+use crate::proto::gw::{self, llb_bridge_client::LlbBridgeClient};
+use crate::proto::pb;
+
+/// Capabilities the daemon announced in `Ping`.
+#[derive(Debug, Clone, Default)]
+pub struct Caps {
+    pub frontend: BTreeSet<String>,
+    pub llb: BTreeSet<String>,
+}
+
+impl Caps {
+    pub fn from_pong(pong: &gw::PongResponse) -> Self {
+        let enabled = |caps: &[crate::proto::moby::buildkit::v1::apicaps::ApiCap]| {
+            caps.iter()
+                .filter(|c| c.enabled)
+                .map(|c| c.id.clone())
+                .collect()
+        };
+        Caps {
+            frontend: enabled(&pong.frontend_api_caps),
+            llb: enabled(&pong.llb_caps),
+        }
+    }
+
+    pub fn has_frontend(&self, cap: &str) -> bool {
+        self.frontend.contains(cap)
+    }
+
+    pub fn has_llb(&self, cap: &str) -> bool {
+        self.llb.contains(cap)
+    }
+
+    pub fn require_frontend(&self, cap: &str, why: &str) -> Result<()> {
+        if self.has_frontend(cap) {
+            Ok(())
+        } else {
+            Err(Error::MissingCap {
+                cap: cap.to_string(),
+                why: why.to_string(),
+            })
+        }
+    }
+}
+
+/// What a sub-frontend solve returned: per-platform definitions, left unevaluated, plus the
+/// metadata and attestations that must travel on to our own result.
+#[derive(Debug, Clone)]
+pub struct SubResult {
+    /// `None` key: a single-ref result; otherwise platform id -> ref.
+    pub refs: BTreeMap<Option<String>, gw::Ref>,
+    pub metadata: BTreeMap<String, Vec<u8>>,
+    pub attestations: BTreeMap<String, gw::Attestations>,
+}
+
+pub struct Bridge {
+    client: LlbBridgeClient<Channel>,
+    pub caps: Caps,
+}
+
+impl Bridge {
+    /// Pings the daemon and records its capabilities; every later decision about what the
+    /// daemon can do is made from these, never by trial and error.
+    pub async fn new(channel: Channel) -> Result<Self> {
+        let mut client = LlbBridgeClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE);
+        let pong = client
+            .ping(gw::PingRequest {})
+            .await
+            .map_err(|s| Error::gateway("Ping", s))?
+            .into_inner();
+        let caps = Caps::from_pong(&pong);
+        Ok(Bridge { client, caps })
+    }
+
+    pub async fn inputs(&mut self) -> Result<BTreeMap<String, pb::Definition>> {
+        if !self.caps.has_frontend("frontend.inputs") {
+            return Ok(BTreeMap::new());
+        }
+        let resp = self
+            .client
+            .inputs(gw::InputsRequest {})
+            .await
+            .map_err(|s| Error::gateway("Inputs", s))?
+            .into_inner();
+        Ok(resp.definitions)
+    }
+
+    /// Runs another frontend (the Dockerfile frontend) and returns its result unevaluated.
+    pub async fn solve_frontend(
+        &mut self,
+        frontend: &str,
+        opts: BTreeMap<String, String>,
+        inputs: BTreeMap<String, pb::Definition>,
+    ) -> Result<SubResult> {
+        self.caps.require_frontend(
+            "proto.refarray",
+            "receive the Dockerfile frontend's build graph (Ref.def)",
+        )?;
+        let req = gw::SolveRequest {
+            frontend: frontend.to_string(),
+            frontend_opt: opts,
+            frontend_inputs: inputs,
+            allow_result_return: true,
+            allow_result_array_ref: true,
+            ..Default::default()
+        };
+        let resp = self
+            .client
+            .solve(req)
+            .await
+            .map_err(|s| Error::gateway("Solve", s))?
+            .into_inner();
+        let result = resp.result.ok_or_else(|| {
+            Error::Other(format!(
+                "frontend {frontend} returned no result (deprecated string ref {:?})",
+                resp.r#ref
+            ))
+        })?;
+        let refs = match result.result {
+            Some(gw::result::Result::Ref(r)) => BTreeMap::from([(None, r)]),
+            Some(gw::result::Result::Refs(m)) => {
+                m.refs.into_iter().map(|(k, v)| (Some(k), v)).collect()
+            }
+            Some(gw::result::Result::RefDeprecated(_))
+            | Some(gw::result::Result::RefsDeprecated(_)) => {
+                return Err(Error::Other(format!(
+                    "frontend {frontend} returned deprecated string refs without definitions"
+                )));
+            }
+            // A result without refs (e.g. a subrequest such as --print/outline) has nothing
+            // to build, so nothing to verify: it is passed through as it is.
+            None => BTreeMap::new(),
+        };
+        Ok(SubResult {
+            refs,
+            metadata: result.metadata,
+            attestations: result.attestations,
+        })
+    }
+
+    /// Solves a definition lazily and returns the ref (id plus definition) BuildKit made.
+    pub async fn solve_definition(&mut self, def: pb::Definition) -> Result<gw::Ref> {
+        let req = gw::SolveRequest {
+            definition: Some(def),
+            allow_result_return: true,
+            allow_result_array_ref: true,
+            ..Default::default()
+        };
+        let resp = self
+            .client
+            .solve(req)
+            .await
+            .map_err(|s| Error::gateway("Solve", s))?
+            .into_inner();
+        match resp.result.and_then(|r| r.result) {
+            Some(gw::result::Result::Ref(r)) => Ok(r),
+            other => Err(Error::Other(format!(
+                "solving the pinned definition returned an unexpected result shape: {other:?}"
+            ))),
+        }
+    }
+
+    pub async fn resolve_source_meta(
+        &mut self,
+        req: gw::ResolveSourceMetaRequest,
+    ) -> Result<gw::ResolveSourceMetaResponse> {
+        Ok(self
+            .client
+            .resolve_source_meta(req)
+            .await
+            .map_err(|s| Error::gateway("ResolveSourceMeta", s))?
+            .into_inner())
+    }
+
+    pub async fn resolve_image_config(
+        &mut self,
+        req: gw::ResolveImageConfigRequest,
+    ) -> Result<gw::ResolveImageConfigResponse> {
+        Ok(self
+            .client
+            .resolve_image_config(req)
+            .await
+            .map_err(|s| Error::gateway("ResolveImageConfig", s))?
+            .into_inner())
+    }
+
+    pub async fn return_result(&mut self, result: gw::Result) -> Result<()> {
+        self.client
+            .r#return(gw::ReturnRequest {
+                result: Some(result),
+                error: None,
+            })
+            .await
+            .map_err(|s| Error::gateway("Return", s))?;
+        Ok(())
+    }
+
+    pub async fn return_error(&mut self, err: &Error) -> Result<()> {
+        let status = Status {
+            code: err.grpc_code() as i32,
+            message: err.to_string(),
+            details: vec![],
+        };
+        self.client
+            .r#return(gw::ReturnRequest {
+                result: None,
+                error: Some(status),
+            })
+            .await
+            .map_err(|s| Error::gateway("Return", s))?;
+        Ok(())
+    }
+}

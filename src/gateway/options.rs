@@ -1,0 +1,136 @@
+//! Frontend options as BuildKit hands them over: `BUILDKIT_FRONTEND_OPT_<n>=<key>=<value>`.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+
+const OPT_PREFIX: &str = "BUILDKIT_FRONTEND_OPT_";
+
+/// Options this frontend consumes itself; everything else is forwarded untouched to the
+/// Dockerfile frontend so a verified build sees exactly the options a plain build would.
+pub const OPT_DOCKERFILE_FRONTEND: &str = "dockerfile-frontend";
+
+/// Keys the Dockerfile frontend reads that this frontend also sets.
+pub const OPT_CMDLINE: &str = "cmdline";
+pub const OPT_SOURCE: &str = "source";
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Every option received, in key order (BuildKit numbers them in Go map order).
+    pub all: BTreeMap<String, String>,
+    /// Image of another Dockerfile frontend to call instead of the daemon's built-in one.
+    pub dockerfile_frontend: Option<String>,
+}
+
+impl Options {
+    pub fn from_env() -> Result<Self> {
+        Self::parse(std::env::vars())
+    }
+
+    pub fn parse(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let mut all = BTreeMap::new();
+        for (name, value) in vars {
+            if !name.starts_with(OPT_PREFIX) {
+                continue;
+            }
+            // The value is "key=value"; keys cannot contain '=' (BuildKit splits at the first one).
+            let Some((key, val)) = value.split_once('=') else {
+                return Err(Error::option(
+                    name,
+                    format!("expected key=value, got {value:?}"),
+                ));
+            };
+            all.insert(key.to_string(), val.to_string());
+        }
+        let dockerfile_frontend = match all.get(OPT_DOCKERFILE_FRONTEND) {
+            Some(v) if v.trim().is_empty() => {
+                return Err(Error::option(
+                    OPT_DOCKERFILE_FRONTEND,
+                    "empty image reference",
+                ));
+            }
+            Some(v) => Some(v.trim().to_string()),
+            None => None,
+        };
+        Ok(Options {
+            all,
+            dockerfile_frontend,
+        })
+    }
+
+    /// Options for the Dockerfile frontend. `cmdline` must be present: it is the Dockerfile
+    /// frontend's guard against following the `# syntax=` line back to this frontend. When
+    /// we were started directly (`--frontend gateway.v0 --opt source=...`) nobody set it, so
+    /// set it to our own image reference, as `forwardGateway` would.
+    pub fn forwarded(&self) -> BTreeMap<String, String> {
+        let mut out: BTreeMap<String, String> = self
+            .all
+            .iter()
+            .filter(|(k, _)| k.as_str() != OPT_DOCKERFILE_FRONTEND)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !out.contains_key(OPT_CMDLINE) {
+            let cmdline = self
+                .all
+                .get(OPT_SOURCE)
+                .cloned()
+                .unwrap_or_else(|| "verified-frontend".to_string());
+            out.insert(OPT_CMDLINE.to_string(), cmdline);
+        }
+        if let Some(image) = &self.dockerfile_frontend {
+            out.insert(OPT_SOURCE.to_string(), image.clone());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[&str]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("{OPT_PREFIX}{i}"), p.to_string()))
+            .chain([("PATH".to_string(), "/bin".to_string())])
+            .collect()
+    }
+
+    #[test]
+    fn parses_and_splits_at_first_equals() {
+        let o = Options::parse(env(&["build-arg:A=b=c", "filename=Dockerfile"])).unwrap();
+        assert_eq!(o.all["build-arg:A"], "b=c");
+        assert_eq!(o.all["filename"], "Dockerfile");
+        assert_eq!(o.all.len(), 2);
+    }
+
+    #[test]
+    fn keeps_cmdline_of_syntax_forwarding() {
+        let o = Options::parse(env(&["cmdline=reg/vf:1 --x", "source=reg/vf:1"])).unwrap();
+        assert_eq!(o.forwarded()["cmdline"], "reg/vf:1 --x");
+    }
+
+    #[test]
+    fn sets_cmdline_when_called_directly_to_break_the_loop() {
+        let o = Options::parse(env(&["source=reg/vf:1"])).unwrap();
+        assert_eq!(o.forwarded()["cmdline"], "reg/vf:1");
+    }
+
+    #[test]
+    fn own_option_is_consumed_not_forwarded() {
+        let o = Options::parse(env(&["dockerfile-frontend=reg/df:1", "source=reg/vf"])).unwrap();
+        assert_eq!(o.dockerfile_frontend.as_deref(), Some("reg/df:1"));
+        let f = o.forwarded();
+        assert!(!f.contains_key("dockerfile-frontend"));
+        assert_eq!(f["source"], "reg/df:1");
+    }
+
+    #[test]
+    fn malformed_option_is_a_clear_error() {
+        let err = Options::parse(env(&["novalue"])).unwrap_err().to_string();
+        assert!(err.contains("expected key=value"), "{err}");
+        let err = Options::parse(env(&["dockerfile-frontend= "])).unwrap_err().to_string();
+        assert!(err.contains("dockerfile-frontend"), "{err}");
+    }
+}

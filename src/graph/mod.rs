@@ -1,0 +1,324 @@
+//! The build graph (LLB `Definition`) as the Dockerfile frontend produced it: every op is
+//! identified by the sha256 of its marshalled bytes and refers to its inputs by those digests.
+//!
+//! Parsing is strict on purpose. An op this frontend does not understand could be a way to
+//! bring in content that no policy saw, so it stops the build instead of passing through.
+
+mod rewrite;
+pub mod wire;
+
+use std::collections::HashMap;
+
+use prost::Message;
+use prost::encoding::WireType;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::proto::pb;
+
+pub use rewrite::{SourceUpdate, rewrite};
+
+// Field numbers of pb.Op (solver/pb/ops.proto).
+const OP_INPUTS: u32 = 1;
+const OP_EXEC: u32 = 2;
+const OP_SOURCE: u32 = 3;
+const OP_FILE: u32 = 4;
+const OP_BUILD: u32 = 5;
+const OP_MERGE: u32 = 6;
+const OP_DIFF: u32 = 7;
+const OP_PASSTHROUGH: u32 = 8;
+const OP_PLATFORM: u32 = 10;
+const OP_CONSTRAINTS: u32 = 11;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpKind {
+    Source(pb::SourceOp),
+    Exec,
+    File,
+    Merge,
+    Diff,
+    /// The last op of a definition: no body, one input naming the output.
+    Terminal,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpNode {
+    pub digest: String,
+    pub kind: OpKind,
+    pub inputs: Vec<pb::Input>,
+    pub platform: Option<pb::Platform>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub nodes: Vec<OpNode>,
+}
+
+/// `sha256:<hex>` of some bytes, the way BuildKit names ops and blobs.
+pub fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+impl Graph {
+    pub fn parse(def: &pb::Definition) -> Result<Self> {
+        let mut nodes = Vec::with_capacity(def.def.len());
+        for (i, bytes) in def.def.iter().enumerate() {
+            let last = i + 1 == def.def.len();
+            nodes.push(parse_op(bytes, last).map_err(|e| {
+                Error::graph(format!("op #{i} ({}): {e}", digest_of(bytes)))
+            })?);
+        }
+        let index: HashMap<&str, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.digest.as_str(), i))
+            .collect();
+        for n in &nodes {
+            for inp in &n.inputs {
+                if !index.contains_key(inp.digest.as_str()) {
+                    return Err(Error::graph(format!(
+                        "op {} refers to input {} which is not in the definition",
+                        n.digest, inp.digest
+                    )));
+                }
+            }
+        }
+        if !nodes.is_empty() && nodes.len() < 2 {
+            return Err(Error::graph(format!(
+                "a definition needs at least 2 ops, this one has {}",
+                nodes.len()
+            )));
+        }
+        Ok(Graph { nodes })
+    }
+
+    pub fn sources(&self) -> impl Iterator<Item = (&OpNode, &pb::SourceOp)> {
+        self.nodes.iter().filter_map(|n| match &n.kind {
+            OpKind::Source(s) => Some((n, s)),
+            _ => None,
+        })
+    }
+}
+
+fn parse_op(bytes: &[u8], last: bool) -> std::result::Result<OpNode, String> {
+    let mut inputs = Vec::new();
+    let mut kind = None;
+    let mut platform = None;
+    for f in wire::fields(bytes)? {
+        let body = || -> std::result::Result<&[u8], String> {
+            if f.wire_type != WireType::LengthDelimited {
+                return Err(format!("field {} has wire type {:?}", f.number, f.wire_type));
+            }
+            Ok(f.body(bytes))
+        };
+        let found = match f.number {
+            OP_INPUTS => {
+                inputs.push(pb::Input::decode(body()?).map_err(|e| e.to_string())?);
+                continue;
+            }
+            OP_PLATFORM => {
+                platform = Some(pb::Platform::decode(body()?).map_err(|e| e.to_string())?);
+                continue;
+            }
+            OP_CONSTRAINTS => continue,
+            OP_SOURCE => OpKind::Source(pb::SourceOp::decode(body()?).map_err(|e| e.to_string())?),
+            OP_EXEC => OpKind::Exec,
+            OP_FILE => OpKind::File,
+            OP_MERGE => OpKind::Merge,
+            OP_DIFF => OpKind::Diff,
+            OP_BUILD => {
+                return Err(
+                    "a build op (nested LLB solved at build time) cannot be verified before the build; refusing it"
+                        .into(),
+                );
+            }
+            OP_PASSTHROUGH => {
+                return Err(
+                    "a passthrough op refers to a result outside this graph that was not verified; refusing it"
+                        .into(),
+                );
+            }
+            n => {
+                return Err(format!(
+                    "unknown op field {n}: this BuildKit is newer than the frontend understands, and an unknown op could bring in unverified content"
+                ));
+            }
+        };
+        if kind.is_some() {
+            return Err("op has more than one body".into());
+        }
+        kind = Some(found);
+    }
+    let kind = match kind {
+        Some(k) => k,
+        None if last && inputs.len() == 1 => OpKind::Terminal,
+        None if last => return Err("the terminal op must have exactly one input".into()),
+        None => return Err("op has no body and is not the terminal op".into()),
+    };
+    Ok(OpNode {
+        digest: digest_of(bytes),
+        kind,
+        inputs,
+        platform,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::collections::BTreeMap;
+
+    use prost::Message;
+
+    use crate::proto::pb;
+
+    pub fn source_op(id: &str, attrs: &[(&str, &str)]) -> Vec<u8> {
+        pb::Op {
+            op: Some(pb::op::Op::Source(pb::SourceOp {
+                identifier: id.into(),
+                attrs: attrs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>(),
+            })),
+            platform: Some(pb::Platform {
+                architecture: "amd64".into(),
+                os: "linux".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    pub fn exec_op(inputs: &[&[u8]], args: &[&str]) -> Vec<u8> {
+        pb::Op {
+            inputs: inputs
+                .iter()
+                .map(|b| pb::Input {
+                    digest: super::digest_of(b),
+                    index: 0,
+                })
+                .collect(),
+            op: Some(pb::op::Op::Exec(pb::ExecOp {
+                meta: Some(pb::Meta {
+                    args: args.iter().map(|s| s.to_string()).collect(),
+                    ..Default::default()
+                }),
+                mounts: (0..inputs.len() as i64)
+                    .map(|i| pb::Mount {
+                        input: i,
+                        dest: if i == 0 { "/".into() } else { format!("/m{i}") },
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    pub fn terminal(input: &[u8]) -> Vec<u8> {
+        pb::Op {
+            inputs: vec![pb::Input {
+                digest: super::digest_of(input),
+                index: 0,
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    pub fn definition(ops: Vec<Vec<u8>>) -> pb::Definition {
+        let metadata = ops
+            .iter()
+            .map(|b| {
+                (
+                    super::digest_of(b),
+                    pb::OpMetadata {
+                        description: BTreeMap::from([("llb.customname".into(), "x".into())]),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        pb::Definition {
+            def: ops,
+            metadata,
+            source: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+    use prost::encoding::{encode_key, encode_varint};
+
+    #[test]
+    fn parses_sources_exec_and_terminal() {
+        let img = source_op("docker-image://docker.io/library/busybox:latest", &[]);
+        let git = source_op("git://example.com/r.git#main", &[("git.fullurl", "https://example.com/r.git")]);
+        let run = exec_op(&[&img, &git], &["sh", "-c", "true"]);
+        let def = definition(vec![img.clone(), git, run.clone(), terminal(&run)]);
+        let g = Graph::parse(&def).unwrap();
+        let ids: Vec<_> = g.sources().map(|(_, s)| s.identifier.clone()).collect();
+        assert_eq!(ids, ["docker-image://docker.io/library/busybox:latest", "git://example.com/r.git#main"]);
+        assert_eq!(g.nodes[2].kind, OpKind::Exec);
+        assert_eq!(g.nodes[3].kind, OpKind::Terminal);
+        assert_eq!(g.nodes[0].platform.as_ref().unwrap().architecture, "amd64");
+    }
+
+    #[test]
+    fn empty_definition_has_no_sources() {
+        let g = Graph::parse(&pb::Definition::default()).unwrap();
+        assert_eq!(g.sources().count(), 0);
+    }
+
+    fn err_of(def: &pb::Definition) -> String {
+        Graph::parse(def).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn refuses_unknown_and_opaque_ops() {
+        let img = source_op("docker-image://a/b:c", &[]);
+        // An op body with a field number BuildKit may add later.
+        let mut future = Vec::new();
+        encode_key(9, WireType::LengthDelimited, &mut future);
+        encode_varint(0, &mut future);
+        let def = definition(vec![img.clone(), future.clone(), terminal(&future)]);
+        assert!(err_of(&def).contains("unknown op field 9"), "{}", err_of(&def));
+
+        let build = pb::Op {
+            op: Some(pb::op::Op::Build(pb::BuildOp::default())),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let def = definition(vec![build.clone(), terminal(&build)]);
+        assert!(err_of(&def).contains("build op"));
+
+        let pass = pb::Op {
+            op: Some(pb::op::Op::Passthrough(pb::PassthroughOp::default())),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let def = definition(vec![pass.clone(), terminal(&pass)]);
+        assert!(err_of(&def).contains("passthrough"));
+    }
+
+    #[test]
+    fn refuses_dangling_inputs_and_bad_terminal() {
+        let img = source_op("docker-image://a/b:c", &[]);
+        let other = source_op("docker-image://a/x:y", &[]);
+        let def = definition(vec![img.clone(), terminal(&other)]);
+        assert!(err_of(&def).contains("not in the definition"));
+        let def = definition(vec![img.clone(), pb::Op::default().encode_to_vec()]);
+        assert!(err_of(&def).contains("exactly one input"));
+        let def = pb::Definition {
+            def: vec![vec![0x1a, 0x10, 0x00]],
+            ..Default::default()
+        };
+        assert!(err_of(&def).contains("truncated"));
+    }
+}

@@ -1,0 +1,7 @@
+//! verified-frontend: a BuildKit frontend that verifies every build input before the build
+//! may use it. See README.md for the architecture.
+
+pub mod error;
+pub mod gateway;
+pub mod graph;
+pub mod proto;
