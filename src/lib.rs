@@ -2,6 +2,9 @@
 //! may use it. See README.md for the architecture.
 
 pub mod error;
+pub mod frontend;
 pub mod gateway;
 pub mod graph;
 pub mod proto;
+pub mod resolve;
+pub mod sources;

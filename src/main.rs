@@ -1,1 +1,81 @@
-fn main() {}
+use std::process::ExitCode;
+use std::time::Instant;
+
+use verified_frontend::frontend;
+use verified_frontend::gateway::{Bridge, Options, connect_stdio};
+
+const USAGE: &str = "verified-frontend: a BuildKit frontend; BuildKit starts it with no arguments.
+usage: verified-frontend            run as a BuildKit gateway frontend (gRPC on stdin/stdout)
+       verified-frontend --version  print the version";
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => run_frontend(started),
+        Some("--version") => {
+            println!("verified-frontend {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some(_) => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_frontend(started: Instant) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("verified-frontend: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = rt.block_on(async {
+        let channel = match connect_stdio().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("verified-frontend: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let bridge = match Bridge::new(channel).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("verified-frontend: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let outcome = match Options::from_env() {
+            Ok(opts) => frontend::build(&bridge, &opts, started).await,
+            Err(e) => Err(e),
+        };
+        // Exactly one Return, then exit 0: buildkitd lets a non-zero exit override a
+        // successful Return, and an error Return is how the user sees why.
+        let returned = match &outcome {
+            Ok(result) => bridge.return_result(result.clone()).await,
+            Err(e) => {
+                eprintln!("verified-frontend: {e}");
+                bridge.return_error(e).await
+            }
+        };
+        match returned {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("verified-frontend: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    });
+    // tokio's stdin reader blocks a thread that cannot be cancelled and buildkitd closes the
+    // pipe only after we exit, so leave now instead of waiting for the runtime to drain.
+    std::process::exit(match code {
+        c if c == ExitCode::SUCCESS => 0,
+        _ => 1,
+    })
+}

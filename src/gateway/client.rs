@@ -6,7 +6,6 @@ use super::transport::MAX_MESSAGE_SIZE;
 use crate::error::{Error, Result};
 use crate::proto::google::rpc::Status;
 use crate::proto::gw::{self, llb_bridge_client::LlbBridgeClient};
-use crate::proto::pb;
 
 /// Capabilities the daemon announced in `Ping`.
 #[derive(Debug, Clone, Default)]
@@ -80,12 +79,14 @@ impl Bridge {
         Ok(Bridge { client, caps })
     }
 
-    pub async fn inputs(&mut self) -> Result<BTreeMap<String, pb::Definition>> {
+    /// The client's frontend inputs (named contexts given as LLB), as marshalled definitions.
+    pub async fn inputs(&self) -> Result<BTreeMap<String, Vec<u8>>> {
         if !self.caps.has_frontend("frontend.inputs") {
             return Ok(BTreeMap::new());
         }
         let resp = self
             .client
+            .clone()
             .inputs(gw::InputsRequest {})
             .await
             .map_err(|s| Error::gateway("Inputs", s))?
@@ -95,10 +96,10 @@ impl Bridge {
 
     /// Runs another frontend (the Dockerfile frontend) and returns its result unevaluated.
     pub async fn solve_frontend(
-        &mut self,
+        &self,
         frontend: &str,
         opts: BTreeMap<String, String>,
-        inputs: BTreeMap<String, pb::Definition>,
+        inputs: BTreeMap<String, Vec<u8>>,
     ) -> Result<SubResult> {
         self.caps.require_frontend(
             "proto.refarray",
@@ -114,6 +115,7 @@ impl Bridge {
         };
         let resp = self
             .client
+            .clone()
             .solve(req)
             .await
             .map_err(|s| Error::gateway("Solve", s))?
@@ -146,16 +148,17 @@ impl Bridge {
         })
     }
 
-    /// Solves a definition lazily and returns the ref (id plus definition) BuildKit made.
-    pub async fn solve_definition(&mut self, def: pb::Definition) -> Result<gw::Ref> {
+    /// Solves a marshalled definition lazily and returns the ref (id plus definition) BuildKit made.
+    pub async fn solve_definition(&self, def: Vec<u8>) -> Result<gw::Ref> {
         let req = gw::SolveRequest {
-            definition: Some(def),
+            definition: def,
             allow_result_return: true,
             allow_result_array_ref: true,
             ..Default::default()
         };
         let resp = self
             .client
+            .clone()
             .solve(req)
             .await
             .map_err(|s| Error::gateway("Solve", s))?
@@ -169,11 +172,12 @@ impl Bridge {
     }
 
     pub async fn resolve_source_meta(
-        &mut self,
+        &self,
         req: gw::ResolveSourceMetaRequest,
     ) -> Result<gw::ResolveSourceMetaResponse> {
         Ok(self
             .client
+            .clone()
             .resolve_source_meta(req)
             .await
             .map_err(|s| Error::gateway("ResolveSourceMeta", s))?
@@ -181,19 +185,21 @@ impl Bridge {
     }
 
     pub async fn resolve_image_config(
-        &mut self,
+        &self,
         req: gw::ResolveImageConfigRequest,
     ) -> Result<gw::ResolveImageConfigResponse> {
         Ok(self
             .client
+            .clone()
             .resolve_image_config(req)
             .await
             .map_err(|s| Error::gateway("ResolveImageConfig", s))?
             .into_inner())
     }
 
-    pub async fn return_result(&mut self, result: gw::Result) -> Result<()> {
+    pub async fn return_result(&self, result: gw::Result) -> Result<()> {
         self.client
+            .clone()
             .r#return(gw::ReturnRequest {
                 result: Some(result),
                 error: None,
@@ -203,13 +209,14 @@ impl Bridge {
         Ok(())
     }
 
-    pub async fn return_error(&mut self, err: &Error) -> Result<()> {
+    pub async fn return_error(&self, err: &Error) -> Result<()> {
         let status = Status {
             code: err.grpc_code() as i32,
             message: err.to_string(),
             details: vec![],
         };
         self.client
+            .clone()
             .r#return(gw::ReturnRequest {
                 result: None,
                 error: Some(status),

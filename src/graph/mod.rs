@@ -59,6 +59,12 @@ pub fn digest_of(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
+/// Decodes a marshalled Definition for reading. Never re-encode the result: see
+/// `rewrite`, which edits the marshalled bytes instead.
+pub fn decode(raw: &[u8]) -> Result<pb::Definition> {
+    pb::Definition::decode(raw).map_err(|e| Error::graph(format!("cannot decode the definition: {e}")))
+}
+
 impl Graph {
     pub fn parse(def: &pb::Definition) -> Result<Self> {
         let mut nodes = Vec::with_capacity(def.def.len());

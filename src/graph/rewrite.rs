@@ -15,25 +15,36 @@ use crate::proto::pb;
 pub struct SourceUpdate {
     pub identifier: String,
     pub attrs: BTreeMap<String, String>,
+    /// LLB caps the new attrs rely on, recorded in the op's metadata so the daemon checks
+    /// them instead of silently ignoring an attribute it does not know.
+    pub caps: Vec<String>,
 }
 
-/// Returns the rewritten definition and the old -> new digest of every op that changed.
+/// Returns the rewritten definition (marshalled) and the old -> new digest of every op that
+/// changed. The definition is edited at the wire level: op bytes are replaced, metadata and
+/// source-location keys renamed, and every other byte is kept as BuildKit sent it.
 pub fn rewrite(
-    def: &pb::Definition,
+    raw: &[u8],
     updates: &HashMap<String, SourceUpdate>,
-) -> Result<(pb::Definition, HashMap<String, String>)> {
-    let graph = Graph::parse(def)?;
+) -> Result<(Vec<u8>, HashMap<String, String>)> {
+    let def = super::decode(raw)?;
+    let graph = Graph::parse(&def)?;
     let index: HashMap<&str, usize> = graph
         .nodes
         .iter()
         .enumerate()
         .map(|(i, n)| (n.digest.as_str(), i))
         .collect();
+    for d in updates.keys() {
+        if !index.contains_key(d.as_str()) {
+            return Err(Error::graph(format!("no op {d} to rewrite")));
+        }
+    }
 
     // Ops are emitted inputs-first by BuildKit's marshaller, but nothing requires it: visit
     // in dependency order explicitly, so a renamed input is known before its dependents.
     let order = topo_order(&graph, &index)?;
-    let mut new_bytes: Vec<Option<Vec<u8>>> = vec![None; def.def.len()];
+    let mut new_ops: Vec<Option<Vec<u8>>> = vec![None; def.def.len()];
     let mut renamed: HashMap<String, String> = HashMap::new();
     for i in order {
         let node = &graph.nodes[i];
@@ -51,32 +62,94 @@ pub fn rewrite(
         if digest != node.digest {
             renamed.insert(node.digest.clone(), digest);
         }
-        new_bytes[i] = Some(bytes);
+        new_ops[i] = Some(bytes);
     }
-    for d in updates.keys() {
-        if !index.contains_key(d.as_str()) {
-            return Err(Error::graph(format!("no op {d} to rewrite")));
+    let new_ops: Vec<Vec<u8>> = new_ops.into_iter().map(|b| b.expect("every op visited")).collect();
+    let out = rewrite_definition(raw, &new_ops, &renamed, updates)
+        .map_err(|e| Error::graph(format!("re-assembling the definition: {e}")))?;
+    Ok((out, renamed))
+}
+
+// Field numbers of pb.Definition and pb.Source.
+const DEF_OPS: u32 = 1;
+const DEF_METADATA: u32 = 2;
+const DEF_SOURCE: u32 = 3;
+const SOURCE_LOCATIONS: u32 = 1;
+const OPMETA_CAPS: u32 = 5;
+
+fn rewrite_definition(
+    raw: &[u8],
+    new_ops: &[Vec<u8>],
+    renamed: &HashMap<String, String>,
+    updates: &HashMap<String, SourceUpdate>,
+) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(raw.len() + 256);
+    let mut ops = new_ops.iter();
+    for f in wire::fields(raw)? {
+        match f.number {
+            DEF_OPS => {
+                let op = ops.next().ok_or("more ops than decoded")?;
+                put_bytes(&mut out, DEF_OPS, op);
+            }
+            DEF_METADATA => {
+                let entry = rename_map_entry(f.body(raw), renamed, |old_key, value| {
+                    let mut value = value.to_vec();
+                    for cap in updates.get(old_key).map(|u| u.caps.as_slice()).unwrap_or_default() {
+                        // Appending a map entry to a marshalled message adds it to the map.
+                        let mut e = Vec::new();
+                        put_bytes(&mut e, 1, cap.as_bytes());
+                        encode_key(2, WireType::Varint, &mut e);
+                        encode_varint(1, &mut e);
+                        put_bytes(&mut value, OPMETA_CAPS, &e);
+                    }
+                    value
+                })?;
+                put_bytes(&mut out, DEF_METADATA, &entry);
+            }
+            DEF_SOURCE => {
+                let src = f.body(raw);
+                let mut body = Vec::with_capacity(src.len());
+                for sf in wire::fields(src)? {
+                    if sf.number == SOURCE_LOCATIONS {
+                        let entry = rename_map_entry(sf.body(src), renamed, |_, v| v.to_vec())?;
+                        put_bytes(&mut body, SOURCE_LOCATIONS, &entry);
+                    } else {
+                        body.extend_from_slice(sf.raw(src));
+                    }
+                }
+                put_bytes(&mut out, DEF_SOURCE, &body);
+            }
+            _ => out.extend_from_slice(f.raw(raw)),
         }
     }
+    Ok(out)
+}
 
-    let rename = |k: &String| renamed.get(k).cloned().unwrap_or_else(|| k.clone());
-    let out = pb::Definition {
-        def: new_bytes.into_iter().map(|b| b.expect("every op visited")).collect(),
-        metadata: def
-            .metadata
-            .iter()
-            .map(|(k, v)| (rename(k), v.clone()))
-            .collect(),
-        source: def.source.as_ref().map(|s| pb::Source {
-            locations: s
-                .locations
-                .iter()
-                .map(|(k, v)| (rename(k), v.clone()))
-                .collect(),
-            infos: s.infos.clone(),
-        }),
-    };
-    Ok((out, renamed))
+/// Renames the key of a `map<string, Message>` entry, keeping its value's bytes (even an
+/// empty value, which prost would drop) and letting `edit_value` change them.
+fn rename_map_entry(
+    entry: &[u8],
+    renamed: &HashMap<String, String>,
+    edit_value: impl Fn(&str, &[u8]) -> Vec<u8>,
+) -> std::result::Result<Vec<u8>, String> {
+    let key = map_entry_key(entry)?;
+    let mut out = Vec::with_capacity(entry.len());
+    put_bytes(&mut out, 1, renamed.get(&key).unwrap_or(&key).as_bytes());
+    let mut had_value = false;
+    for f in wire::fields(entry)? {
+        match f.number {
+            1 => {}
+            2 => {
+                had_value = true;
+                put_bytes(&mut out, 2, &edit_value(&key, f.body(entry)));
+            }
+            _ => out.extend_from_slice(f.raw(entry)),
+        }
+    }
+    if !had_value {
+        put_bytes(&mut out, 2, &edit_value(&key, &[]));
+    }
+    Ok(out)
 }
 
 fn topo_order(graph: &Graph, index: &HashMap<&str, usize>) -> Result<Vec<usize>> {
@@ -213,6 +286,7 @@ mod tests {
         SourceUpdate {
             identifier: id.into(),
             attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            caps: vec!["source.image".into()],
         }
     }
 
@@ -227,7 +301,8 @@ mod tests {
             digest_of(&img),
             pin("docker-image://docker.io/library/busybox:latest@sha256:aa", &[("image.checksum", "x")]),
         )]);
-        let (out, renamed) = rewrite(&def, &updates).unwrap();
+        let (out, renamed) = rewrite(&def.encode_to_vec(), &updates).unwrap();
+        let out = super::super::decode(&out).unwrap();
 
         // untouched ops keep their bytes
         assert_eq!(out.def[1], other);
@@ -246,6 +321,7 @@ mod tests {
         for b in &out.def {
             assert!(out.metadata.contains_key(&digest_of(b)));
         }
+        assert!(out.metadata[&g.nodes[0].digest].caps["source.image"]);
         // the exec op is otherwise unchanged
         let before = pb::Op::decode(&run[..]).unwrap();
         let after = pb::Op::decode(&out.def[2][..]).unwrap();
@@ -260,7 +336,8 @@ mod tests {
         let run = exec_op(&[&img], &["x"]);
         let def = definition(vec![img.clone(), run.clone(), terminal(&run)]);
         let updates = HashMap::from([(digest_of(&img), pin("docker-image://a/b:c@sha256:1", &[("m", "3")]))]);
-        let (out, _) = rewrite(&def, &updates).unwrap();
+        let (out, _) = rewrite(&def.encode_to_vec(), &updates).unwrap();
+        let out = super::super::decode(&out).unwrap();
         let expected = source_op("docker-image://a/b:c@sha256:1", &[("z", "1"), ("a", "2"), ("m", "3")]);
         assert_eq!(out.def[0], expected);
     }
@@ -283,10 +360,50 @@ mod tests {
     }
 
     #[test]
+    fn keeps_empty_map_values_that_prost_would_drop() {
+        // BuildKit sends an empty Locations for ops without source ranges and rejects the
+        // definition if it comes back as nil ("invalid nil source locations").
+        let img = source_op("docker-image://a/b:c", &[]);
+        let run = exec_op(&[&img], &["x"]);
+        let mut def = definition(vec![img.clone(), run.clone(), terminal(&run)]);
+        def.source = Some(pb::Source {
+            locations: [(digest_of(&run), pb::Locations::default())].into(),
+            infos: vec![],
+        });
+        let raw = def.encode_to_vec();
+        // prost itself drops the empty value: that is the bug this guards against.
+        assert!(!raw.windows(2).any(|w| w == [0x12, 0x00]));
+        let mut go_raw = Vec::new();
+        // What Go sends: the same definition, with the empty value written out.
+        for f in wire::fields(&raw).unwrap() {
+            if f.number == DEF_SOURCE {
+                let mut entry = Vec::new();
+                put_bytes(&mut entry, 1, digest_of(&run).as_bytes());
+                put_bytes(&mut entry, 2, &[]);
+                let mut src = Vec::new();
+                put_bytes(&mut src, SOURCE_LOCATIONS, &entry);
+                put_bytes(&mut go_raw, DEF_SOURCE, &src);
+            } else {
+                go_raw.extend_from_slice(f.raw(&raw));
+            }
+        }
+        let updates = HashMap::from([(digest_of(&img), pin("docker-image://a/b:c@sha256:1", &[]))]);
+        let (out, renamed) = rewrite(&go_raw, &updates).unwrap();
+        let new_run = &renamed[&digest_of(&run)];
+        let f = wire::fields(&out).unwrap();
+        let src = f.iter().find(|f| f.number == DEF_SOURCE).unwrap().body(&out);
+        let entry = wire::fields(src).unwrap()[0].body(src).to_vec();
+        let ef = wire::fields(&entry).unwrap();
+        assert_eq!(ef[0].body(&entry), new_run.as_bytes());
+        assert_eq!(ef[1].number, 2, "empty value kept");
+        assert_eq!(ef[1].body(&entry), b"");
+    }
+
+    #[test]
     fn unknown_digest_in_updates_is_an_error() {
         let img = source_op("docker-image://a/b:c", &[]);
         let def = definition(vec![img.clone(), terminal(&img)]);
         let updates = HashMap::from([("sha256:nope".to_string(), pin("x", &[]))]);
-        assert!(rewrite(&def, &updates).is_err());
+        assert!(rewrite(&def.encode_to_vec(), &updates).is_err());
     }
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Creates the rig's test inputs, all made here: base images from Debian's busybox-static
+# pushed as OCI indexes (nothing pulled), a git repository served by the git daemon, and
+# files served over HTTP.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+push_image() { # name, context dir
+  # Two platforms so every image is an index, as on Docker Hub. Only amd64 can run here;
+  # the arm64 entry serves multi-platform builds that only copy files.
+  printf 'FROM scratch\nCOPY rootfs/ /\nCMD ["/bin/sh"]\n' >"$2/Dockerfile"
+  buildctl build --progress quiet --frontend dockerfile.v0 \
+    --local context="$2" --local dockerfile="$2" \
+    --opt platform=linux/amd64,linux/arm64 \
+    --output "type=image,name=$VF_REGISTRY/$1,push=true,oci-mediatypes=true"
+}
+
+log "pushing base images"
+mkdir -p "$work/busybox/rootfs/bin" "$work/busybox/rootfs/tmp" "$work/busybox/rootfs/etc"
+cp /bin/busybox "$work/busybox/rootfs/bin/busybox"
+for applet in $(/bin/busybox --list); do
+  [ "$applet" = busybox ] || ln -s busybox "$work/busybox/rootfs/bin/$applet"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$work/busybox/rootfs/etc/passwd"
+push_image busybox:latest "$work/busybox"
+
+mkdir -p "$work/tools/rootfs/opt"
+echo "tool v1" >"$work/tools/rootfs/opt/tool.txt"
+push_image tools:1 "$work/tools"
+
+log "creating git repository hello.git"
+repo=$VF_RIG/git/hello.git
+rm -rf "$repo" "$work/clone"
+git init -q --bare -b main "$repo"
+git init -q -b main "$work/clone"
+(
+  cd "$work/clone"
+  export GIT_AUTHOR_NAME=Tester GIT_AUTHOR_EMAIL=tester@example.com
+  export GIT_COMMITTER_NAME=Tester GIT_COMMITTER_EMAIL=tester@example.com
+  export GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z"
+  echo "hello from git v1" >hello.txt
+  git add hello.txt && git commit -qm "v1"
+  git tag -a v1 -m "release v1"
+  git tag light-v1
+  echo "hello from git main" >hello.txt
+  git commit -qam "main"
+  git push -q "$repo" main v1 light-v1
+)
+touch "$repo/git-daemon-export-ok"
+
+log "writing http files"
+echo "hello from http" >"$VF_RIG/http/hello.txt"

@@ -1,0 +1,24 @@
+# Shared settings of the test rig; sourced by the other scripts.
+# shellcheck shell=bash
+set -euo pipefail
+
+VF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Everything the rig builds, downloads or runs lives here, inside the clone and ignored by
+# git, so a fresh clone starts from nothing.
+VF_RIG=${VF_RIG:-$VF_ROOT/.rig}
+BUILDKIT_VERSION=${BUILDKIT_VERSION:-v0.34.2}
+BUILDX_VERSION=${BUILDX_VERSION:-v0.38.2}
+
+# Fixed loopback addresses: the Dockerfiles in testdata/ name them.
+VF_REGISTRY=127.0.0.1:5000
+VF_GIT_PORT=9418
+VF_HTTP_PORT=8777
+VF_BUILDKIT_HOST=unix://$VF_RIG/run/buildkitd.sock
+VF_FRONTEND_IMAGE=$VF_REGISTRY/verified-frontend:latest
+
+export VF_ROOT VF_RIG VF_REGISTRY VF_GIT_PORT VF_HTTP_PORT VF_BUILDKIT_HOST VF_FRONTEND_IMAGE
+export BUILDKIT_HOST=$VF_BUILDKIT_HOST
+export PATH=$VF_RIG/bin:$PATH
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }

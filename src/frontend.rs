@@ -1,0 +1,193 @@
+//! One verified build, start to finish:
+//! options -> Dockerfile frontend's graph -> sources -> resolutions (pins) -> rewritten
+//! graph -> solved result, returned with the Dockerfile frontend's metadata.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use futures::future::try_join_all;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::gateway::{Bridge, Options, SubResult};
+use crate::graph::{self, Graph, SourceUpdate};
+use crate::proto::{gw, pb};
+use crate::resolve::{self, Resolution};
+
+/// Result metadata keys this frontend adds next to the Dockerfile frontend's own.
+pub const META_SOURCES: &str = "verified-frontend.sources";
+pub const META_TIMINGS: &str = "verified-frontend.timings";
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Timings {
+    /// Process start until the daemon answered Ping.
+    pub start_ms: f64,
+    pub subsolve_ms: f64,
+    pub resolve_ms: f64,
+    pub rewrite_ms: f64,
+    pub solve_ms: f64,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// One line of the per-source record returned in the result metadata.
+#[derive(Debug, Serialize)]
+struct SourceRecord<'a> {
+    kind: &'static str,
+    original: &'a str,
+    pinned: &'a str,
+    platforms: Vec<String>,
+}
+
+/// Identity of a source for resolution: the same op on the same platform resolves once,
+/// however many stages or platforms use it.
+type SourceKey = (String, BTreeMap<String, String>, Option<String>);
+
+fn platform_id(p: Option<&pb::Platform>) -> Option<String> {
+    p.map(|p| {
+        let mut s = format!("{}/{}", p.os, p.architecture);
+        if !p.variant.is_empty() {
+            s.push('/');
+            s.push_str(&p.variant);
+        }
+        s
+    })
+}
+
+pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<gw::Result> {
+    let mut timings = Timings {
+        start_ms: ms(started.elapsed()),
+        ..Default::default()
+    };
+
+    let t = Instant::now();
+    let inputs = bridge.inputs().await?;
+    let frontend = if opts.dockerfile_frontend.is_some() {
+        "gateway.v0"
+    } else {
+        "dockerfile.v0"
+    };
+    let sub = bridge.solve_frontend(frontend, opts.forwarded(), inputs).await?;
+    timings.subsolve_ms = ms(t.elapsed());
+
+    // Every op of every returned definition is parsed before anything is resolved, so a
+    // graph this frontend cannot verify fails the build before any network traffic.
+    let t = Instant::now();
+    let mut graphs: Vec<(Option<String>, Graph)> = Vec::new();
+    for (key, r) in &sub.refs {
+        // An empty def is an empty result (e.g. FROM scratch with no files): nothing to verify.
+        if !r.def.is_empty() {
+            graphs.push((key.clone(), Graph::parse(&graph::decode(&r.def)?)?));
+        }
+    }
+    let mut wanted: BTreeMap<SourceKey, (pb::SourceOp, Option<pb::Platform>)> = BTreeMap::new();
+    for (_, g) in &graphs {
+        for (node, op) in g.sources() {
+            let key = (op.identifier.clone(), op.attrs.clone(), platform_id(node.platform.as_ref()));
+            wanted
+                .entry(key)
+                .or_insert_with(|| (op.clone(), node.platform.clone()));
+        }
+    }
+    let resolved: Vec<Resolution> = try_join_all(
+        wanted
+            .values()
+            .map(|(op, platform)| resolve::resolve(bridge, op, platform.as_ref())),
+    )
+    .await?;
+    let by_key: HashMap<&SourceKey, &Resolution> = wanted.keys().zip(resolved.iter()).collect();
+    timings.resolve_ms = ms(t.elapsed());
+
+    let t = Instant::now();
+    let mut pinned_defs: BTreeMap<Option<String>, Vec<u8>> = BTreeMap::new();
+    for (key, g) in &graphs {
+        let updates: HashMap<String, SourceUpdate> = g
+            .sources()
+            .filter_map(|(node, op)| {
+                let k = (op.identifier.clone(), op.attrs.clone(), platform_id(node.platform.as_ref()));
+                by_key[&k].update.clone().map(|u| (node.digest.clone(), u))
+            })
+            .collect();
+        if updates.is_empty() {
+            continue;
+        }
+        let (out, _) = graph::rewrite(&sub.refs[key].def, &updates)?;
+        pinned_defs.insert(key.clone(), out);
+    }
+    timings.rewrite_ms = ms(t.elapsed());
+
+    let t = Instant::now();
+    let mut refs: BTreeMap<Option<String>, gw::Ref> = sub.refs.clone();
+    let solved = try_join_all(
+        pinned_defs
+            .into_iter()
+            .map(|(key, def)| async move { Ok::<_, Error>((key, bridge.solve_definition(def).await?)) }),
+    )
+    .await?;
+    for (key, r) in solved {
+        refs.insert(key, r);
+    }
+    timings.solve_ms = ms(t.elapsed());
+
+    let records = records(&wanted, &by_key);
+    eprintln!(
+        "verified-frontend: {} sources pinned; timings {}",
+        records.len(),
+        serde_json::to_string(&timings).unwrap_or_default()
+    );
+    Ok(assemble(sub, refs, &records, &timings))
+}
+
+fn records<'a>(
+    wanted: &'a BTreeMap<SourceKey, (pb::SourceOp, Option<pb::Platform>)>,
+    by_key: &HashMap<&SourceKey, &'a Resolution>,
+) -> Vec<SourceRecord<'a>> {
+    let mut out: BTreeMap<&str, SourceRecord<'a>> = BTreeMap::new();
+    for key in wanted.keys() {
+        let r = by_key[key];
+        let rec = out.entry(r.pinned_identifier()).or_insert_with(|| SourceRecord {
+            kind: r.source.kind(),
+            original: &r.original,
+            pinned: r.pinned_identifier(),
+            platforms: vec![],
+        });
+        if let Some(p) = &key.2 {
+            rec.platforms.push(p.clone());
+        }
+    }
+    out.into_values().collect()
+}
+
+fn assemble(
+    sub: SubResult,
+    refs: BTreeMap<Option<String>, gw::Ref>,
+    records: &[SourceRecord<'_>],
+    timings: &Timings,
+) -> gw::Result {
+    let result = match refs.get(&None) {
+        Some(r) if refs.len() == 1 => Some(gw::result::Result::Ref(r.clone())),
+        _ if refs.is_empty() => None,
+        _ => Some(gw::result::Result::Refs(gw::RefMap {
+            refs: refs
+                .into_iter()
+                .filter_map(|(k, v)| k.map(|k| (k, v)))
+                .collect(),
+        })),
+    };
+    let mut metadata = sub.metadata;
+    metadata.insert(
+        META_SOURCES.to_string(),
+        serde_json::to_vec(records).unwrap_or_default(),
+    );
+    metadata.insert(
+        META_TIMINGS.to_string(),
+        serde_json::to_vec(timings).unwrap_or_default(),
+    );
+    gw::Result {
+        result,
+        metadata,
+        attestations: sub.attestations,
+    }
+}
