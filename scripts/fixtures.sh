@@ -25,10 +25,25 @@ for applet in $(/bin/busybox --list); do
 done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$work/busybox/rootfs/etc/passwd"
 push_image busybox:latest "$work/busybox"
+push_image busybox:stable "$work/busybox"
 
 mkdir -p "$work/tools/rootfs/opt"
 echo "tool v1" >"$work/tools/rootfs/opt/tool.txt"
 push_image tools:1 "$work/tools"
+
+log "pushing BuildKit's Dockerfile frontend as an image"
+mkdir -p "$work/dockerfile/rootfs/bin"
+cp "$VF_RIG/bin/dockerfile-frontend" "$work/dockerfile/rootfs/bin/dockerfile-frontend"
+cat >"$work/dockerfile/Dockerfile" <<'DF'
+FROM scratch
+COPY rootfs/ /
+LABEL moby.buildkit.frontend.network.none="true"
+LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts,moby.buildkit.frontend.gitquerystring"
+ENTRYPOINT ["/bin/dockerfile-frontend"]
+DF
+buildctl build --progress quiet --frontend dockerfile.v0 \
+  --local context="$work/dockerfile" --local dockerfile="$work/dockerfile" \
+  --output "type=image,name=$VF_REGISTRY/dockerfile:local,push=true,oci-mediatypes=true"
 
 log "creating git repository hello.git"
 repo=$VF_RIG/git/hello.git

@@ -14,7 +14,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$VF_RIG/bin"
-if ! "$VF_RIG/bin/buildkitd" --version 2>/dev/null | grep -q "$BUILDKIT_VERSION"; then
+if ! "$VF_RIG/bin/buildkitd" --version 2>/dev/null | grep -q "$BUILDKIT_VERSION" || [ ! -x "$VF_RIG/bin/dockerfile-frontend" ]; then
   log "building buildkitd and buildctl $BUILDKIT_VERSION from the Go module"
   # `go install` refuses modules with an exclude block, so build inside the module.
   dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/moby/buildkit@$BUILDKIT_VERSION" | jq -r .Dir)
@@ -22,6 +22,10 @@ if ! "$VF_RIG/bin/buildkitd" --version 2>/dev/null | grep -q "$BUILDKIT_VERSION"
     -tags "osusergo netgo static_build" \
     -ldflags "-X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION" \
     -o "$VF_RIG/bin/" ./cmd/buildkitd ./cmd/buildctl)
+  # BuildKit's Dockerfile frontend as a gateway image binary, to test choosing another
+  # Dockerfile frontend without pulling docker/dockerfile.
+  (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -tags "osusergo netgo static_build" \
+    -o "$VF_RIG/bin/dockerfile-frontend" ./frontend/dockerfile/cmd/dockerfile-frontend)
 fi
 if ! "$VF_RIG/bin/buildx" version 2>/dev/null | grep -q "$BUILDX_VERSION"; then
   log "building buildx $BUILDX_VERSION"

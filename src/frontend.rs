@@ -38,6 +38,11 @@ struct SourceRecord<'a> {
     kind: &'static str,
     original: &'a str,
     pinned: &'a str,
+    /// Attributes the pin added (e.g. `git.checksum`, `http.checksum`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pin_attrs: BTreeMap<String, String>,
+    /// Digest, commit or checksum the source resolved to; empty for local sources.
+    resolved: String,
     platforms: Vec<String>,
 }
 
@@ -69,7 +74,9 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     } else {
         "dockerfile.v0"
     };
-    let sub = bridge.solve_frontend(frontend, opts.forwarded(), inputs).await?;
+    let sub = bridge
+        .solve_frontend(frontend, opts.forwarded(), inputs)
+        .await?;
     timings.subsolve_ms = ms(t.elapsed());
 
     // Every op of every returned definition is parsed before anything is resolved, so a
@@ -85,7 +92,11 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     let mut wanted: BTreeMap<SourceKey, (pb::SourceOp, Option<pb::Platform>)> = BTreeMap::new();
     for (_, g) in &graphs {
         for (node, op) in g.sources() {
-            let key = (op.identifier.clone(), op.attrs.clone(), platform_id(node.platform.as_ref()));
+            let key = (
+                op.identifier.clone(),
+                op.attrs.clone(),
+                platform_id(node.platform.as_ref()),
+            );
             wanted
                 .entry(key)
                 .or_insert_with(|| (op.clone(), node.platform.clone()));
@@ -106,25 +117,32 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
         let updates: HashMap<String, SourceUpdate> = g
             .sources()
             .filter_map(|(node, op)| {
-                let k = (op.identifier.clone(), op.attrs.clone(), platform_id(node.platform.as_ref()));
+                let k = (
+                    op.identifier.clone(),
+                    op.attrs.clone(),
+                    platform_id(node.platform.as_ref()),
+                );
                 by_key[&k].update.clone().map(|u| (node.digest.clone(), u))
             })
             .collect();
-        if updates.is_empty() {
-            continue;
-        }
-        let (out, _) = graph::rewrite(&sub.refs[key].def, &updates)?;
+        // Re-solve even an unchanged definition: BuildKit's provenance then records this
+        // frontend among the build's dependencies, which it does not for the
+        // sub-frontend's own refs.
+        let raw = &sub.refs[key].def;
+        let out = if updates.is_empty() {
+            raw.clone()
+        } else {
+            graph::rewrite(raw, &updates)?.0
+        };
         pinned_defs.insert(key.clone(), out);
     }
     timings.rewrite_ms = ms(t.elapsed());
 
     let t = Instant::now();
     let mut refs: BTreeMap<Option<String>, gw::Ref> = sub.refs.clone();
-    let solved = try_join_all(
-        pinned_defs
-            .into_iter()
-            .map(|(key, def)| async move { Ok::<_, Error>((key, bridge.solve_definition(def).await?)) }),
-    )
+    let solved = try_join_all(pinned_defs.into_iter().map(|(key, def)| async move {
+        Ok::<_, Error>((key, bridge.solve_definition(def).await?))
+    }))
     .await?;
     for (key, r) in solved {
         refs.insert(key, r);
@@ -132,10 +150,10 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     timings.solve_ms = ms(t.elapsed());
 
     let records = records(&wanted, &by_key);
+    // stderr goes to buildkitd's log: one JSON line per build for operators (and the tests).
     eprintln!(
-        "verified-frontend: {} sources pinned; timings {}",
-        records.len(),
-        serde_json::to_string(&timings).unwrap_or_default()
+        "verified-frontend: report {}",
+        serde_json::json!({"sources": &records, "timings": &timings})
     );
     Ok(assemble(sub, refs, &records, &timings))
 }
@@ -147,12 +165,20 @@ fn records<'a>(
     let mut out: BTreeMap<&str, SourceRecord<'a>> = BTreeMap::new();
     for key in wanted.keys() {
         let r = by_key[key];
-        let rec = out.entry(r.pinned_identifier()).or_insert_with(|| SourceRecord {
-            kind: r.source.kind(),
-            original: &r.original,
-            pinned: r.pinned_identifier(),
-            platforms: vec![],
-        });
+        let rec = out
+            .entry(r.pinned_identifier())
+            .or_insert_with(|| SourceRecord {
+                kind: r.source.kind(),
+                original: &r.original,
+                pinned: r.pinned_identifier(),
+                pin_attrs: r
+                    .update
+                    .as_ref()
+                    .map(|u| u.attrs.clone())
+                    .unwrap_or_default(),
+                resolved: r.facts.resolved().to_string(),
+                platforms: vec![],
+            });
         if let Some(p) = &key.2 {
             rec.platforms.push(p.clone());
         }

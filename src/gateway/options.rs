@@ -130,7 +130,9 @@ mod tests {
     fn malformed_option_is_a_clear_error() {
         let err = Options::parse(env(&["novalue"])).unwrap_err().to_string();
         assert!(err.contains("expected key=value"), "{err}");
-        let err = Options::parse(env(&["dockerfile-frontend= "])).unwrap_err().to_string();
+        let err = Options::parse(env(&["dockerfile-frontend= "]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("dockerfile-frontend"), "{err}");
     }
 }

@@ -22,7 +22,10 @@ type Stdio = Join<Stdin, Stdout>;
 /// on every reconnect; the pipes cannot be reopened, so a second request is an error rather
 /// than a silent hang.
 pub async fn connect_stdio() -> Result<Channel> {
-    let stream = Mutex::new(Some(tokio::io::join(tokio::io::stdin(), tokio::io::stdout())));
+    let stream = Mutex::new(Some(tokio::io::join(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+    )));
     let connector = tower::service_fn(move |_: Uri| {
         let taken: Option<Stdio> = stream.lock().ok().and_then(|mut s| s.take());
         async move {

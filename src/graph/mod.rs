@@ -62,7 +62,8 @@ pub fn digest_of(bytes: &[u8]) -> String {
 /// Decodes a marshalled Definition for reading. Never re-encode the result: see
 /// `rewrite`, which edits the marshalled bytes instead.
 pub fn decode(raw: &[u8]) -> Result<pb::Definition> {
-    pb::Definition::decode(raw).map_err(|e| Error::graph(format!("cannot decode the definition: {e}")))
+    pb::Definition::decode(raw)
+        .map_err(|e| Error::graph(format!("cannot decode the definition: {e}")))
 }
 
 impl Graph {
@@ -70,9 +71,10 @@ impl Graph {
         let mut nodes = Vec::with_capacity(def.def.len());
         for (i, bytes) in def.def.iter().enumerate() {
             let last = i + 1 == def.def.len();
-            nodes.push(parse_op(bytes, last).map_err(|e| {
-                Error::graph(format!("op #{i} ({}): {e}", digest_of(bytes)))
-            })?);
+            nodes.push(
+                parse_op(bytes, last)
+                    .map_err(|e| Error::graph(format!("op #{i} ({}): {e}", digest_of(bytes))))?,
+            );
         }
         let index: HashMap<&str, usize> = nodes
             .iter()
@@ -113,7 +115,10 @@ fn parse_op(bytes: &[u8], last: bool) -> std::result::Result<OpNode, String> {
     for f in wire::fields(bytes)? {
         let body = || -> std::result::Result<&[u8], String> {
             if f.wire_type != WireType::LengthDelimited {
-                return Err(format!("field {} has wire type {:?}", f.number, f.wire_type));
+                return Err(format!(
+                    "field {} has wire type {:?}",
+                    f.number, f.wire_type
+                ));
             }
             Ok(f.body(bytes))
         };
@@ -265,12 +270,21 @@ mod tests {
     #[test]
     fn parses_sources_exec_and_terminal() {
         let img = source_op("docker-image://docker.io/library/busybox:latest", &[]);
-        let git = source_op("git://example.com/r.git#main", &[("git.fullurl", "https://example.com/r.git")]);
+        let git = source_op(
+            "git://example.com/r.git#main",
+            &[("git.fullurl", "https://example.com/r.git")],
+        );
         let run = exec_op(&[&img, &git], &["sh", "-c", "true"]);
         let def = definition(vec![img.clone(), git, run.clone(), terminal(&run)]);
         let g = Graph::parse(&def).unwrap();
         let ids: Vec<_> = g.sources().map(|(_, s)| s.identifier.clone()).collect();
-        assert_eq!(ids, ["docker-image://docker.io/library/busybox:latest", "git://example.com/r.git#main"]);
+        assert_eq!(
+            ids,
+            [
+                "docker-image://docker.io/library/busybox:latest",
+                "git://example.com/r.git#main"
+            ]
+        );
         assert_eq!(g.nodes[2].kind, OpKind::Exec);
         assert_eq!(g.nodes[3].kind, OpKind::Terminal);
         assert_eq!(g.nodes[0].platform.as_ref().unwrap().architecture, "amd64");
@@ -294,7 +308,11 @@ mod tests {
         encode_key(9, WireType::LengthDelimited, &mut future);
         encode_varint(0, &mut future);
         let def = definition(vec![img.clone(), future.clone(), terminal(&future)]);
-        assert!(err_of(&def).contains("unknown op field 9"), "{}", err_of(&def));
+        assert!(
+            err_of(&def).contains("unknown op field 9"),
+            "{}",
+            err_of(&def)
+        );
 
         let build = pb::Op {
             op: Some(pb::op::Op::Build(pb::BuildOp::default())),

@@ -8,7 +8,6 @@ use prost::encoding::{WireType, encode_key, encode_varint};
 use super::wire::{self, put_bytes};
 use super::{Graph, OP_INPUTS, OP_SOURCE, digest_of};
 use crate::error::{Error, Result};
-use crate::proto::pb;
 
 /// New identity for one source op: its identifier and attributes to set (added or replaced).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +53,11 @@ pub fn rewrite(
                 .map_err(|e| Error::graph(format!("rewriting source op {}: {e}", node.digest)))?,
             None => old.clone(),
         };
-        if node.inputs.iter().any(|inp| renamed.contains_key(&inp.digest)) {
+        if node
+            .inputs
+            .iter()
+            .any(|inp| renamed.contains_key(&inp.digest))
+        {
             bytes = rename_inputs(&bytes, &renamed)
                 .map_err(|e| Error::graph(format!("renaming inputs of op {}: {e}", node.digest)))?;
         }
@@ -64,7 +67,10 @@ pub fn rewrite(
         }
         new_ops[i] = Some(bytes);
     }
-    let new_ops: Vec<Vec<u8>> = new_ops.into_iter().map(|b| b.expect("every op visited")).collect();
+    let new_ops: Vec<Vec<u8>> = new_ops
+        .into_iter()
+        .map(|b| b.expect("every op visited"))
+        .collect();
     let out = rewrite_definition(raw, &new_ops, &renamed, updates)
         .map_err(|e| Error::graph(format!("re-assembling the definition: {e}")))?;
     Ok((out, renamed))
@@ -94,7 +100,11 @@ fn rewrite_definition(
             DEF_METADATA => {
                 let entry = rename_map_entry(f.body(raw), renamed, |old_key, value| {
                     let mut value = value.to_vec();
-                    for cap in updates.get(old_key).map(|u| u.caps.as_slice()).unwrap_or_default() {
+                    for cap in updates
+                        .get(old_key)
+                        .map(|u| u.caps.as_slice())
+                        .unwrap_or_default()
+                    {
                         // Appending a map entry to a marshalled message adds it to the map.
                         let mut e = Vec::new();
                         put_bytes(&mut e, 1, cap.as_bytes());
@@ -280,26 +290,42 @@ mod tests {
     use super::super::testutil::*;
     use super::super::{Graph, OpKind};
     use super::*;
+    use crate::proto::pb;
     use prost::Message;
 
     fn pin(id: &str, attrs: &[(&str, &str)]) -> SourceUpdate {
         SourceUpdate {
             identifier: id.into(),
-            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            attrs: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             caps: vec!["source.image".into()],
         }
     }
 
     #[test]
     fn rewrites_source_and_renames_dependents_only() {
-        let img = source_op("docker-image://docker.io/library/busybox:latest", &[("image.recordtype", "")]);
+        let img = source_op(
+            "docker-image://docker.io/library/busybox:latest",
+            &[("image.recordtype", "")],
+        );
         let other = source_op("local://context", &[]);
         let run = exec_op(&[&img], &["sh", "-c", "true"]);
         let copy = exec_op(&[&other], &["cp"]);
-        let def = definition(vec![img.clone(), other.clone(), run.clone(), copy.clone(), terminal(&run)]);
+        let def = definition(vec![
+            img.clone(),
+            other.clone(),
+            run.clone(),
+            copy.clone(),
+            terminal(&run),
+        ]);
         let updates = HashMap::from([(
             digest_of(&img),
-            pin("docker-image://docker.io/library/busybox:latest@sha256:aa", &[("image.checksum", "x")]),
+            pin(
+                "docker-image://docker.io/library/busybox:latest@sha256:aa",
+                &[("image.checksum", "x")],
+            ),
         )]);
         let (out, renamed) = rewrite(&def.encode_to_vec(), &updates).unwrap();
         let out = super::super::decode(&out).unwrap();
@@ -310,8 +336,13 @@ mod tests {
         // the source op, its dependent and the terminal changed
         assert_eq!(renamed.len(), 3);
         let g = Graph::parse(&out).unwrap();
-        let OpKind::Source(s) = &g.nodes[0].kind else { panic!() };
-        assert_eq!(s.identifier, "docker-image://docker.io/library/busybox:latest@sha256:aa");
+        let OpKind::Source(s) = &g.nodes[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            s.identifier,
+            "docker-image://docker.io/library/busybox:latest@sha256:aa"
+        );
         assert_eq!(s.attrs["image.checksum"], "x");
         assert_eq!(s.attrs["image.recordtype"], "");
         assert_eq!(g.nodes[0].platform.as_ref().unwrap().os, "linux");
@@ -335,10 +366,16 @@ mod tests {
         let img = source_op("docker-image://a/b:c", &[("z", "1"), ("a", "2")]);
         let run = exec_op(&[&img], &["x"]);
         let def = definition(vec![img.clone(), run.clone(), terminal(&run)]);
-        let updates = HashMap::from([(digest_of(&img), pin("docker-image://a/b:c@sha256:1", &[("m", "3")]))]);
+        let updates = HashMap::from([(
+            digest_of(&img),
+            pin("docker-image://a/b:c@sha256:1", &[("m", "3")]),
+        )]);
         let (out, _) = rewrite(&def.encode_to_vec(), &updates).unwrap();
         let out = super::super::decode(&out).unwrap();
-        let expected = source_op("docker-image://a/b:c@sha256:1", &[("z", "1"), ("a", "2"), ("m", "3")]);
+        let expected = source_op(
+            "docker-image://a/b:c@sha256:1",
+            &[("z", "1"), ("a", "2"), ("m", "3")],
+        );
         assert_eq!(out.def[0], expected);
     }
 
@@ -391,7 +428,11 @@ mod tests {
         let (out, renamed) = rewrite(&go_raw, &updates).unwrap();
         let new_run = &renamed[&digest_of(&run)];
         let f = wire::fields(&out).unwrap();
-        let src = f.iter().find(|f| f.number == DEF_SOURCE).unwrap().body(&out);
+        let src = f
+            .iter()
+            .find(|f| f.number == DEF_SOURCE)
+            .unwrap()
+            .body(&out);
         let entry = wire::fields(src).unwrap()[0].body(src).to_vec();
         let ef = wire::fields(&entry).unwrap();
         assert_eq!(ef[0].body(&entry), new_run.as_bytes());

@@ -41,7 +41,11 @@ pub fn fields(msg: &[u8]) -> Result<Vec<Field>, String> {
                 body_start = msg.len() - buf.remaining();
             }
             WireType::SixtyFourBit | WireType::ThirtyTwoBit => {
-                let n = if wire_type == WireType::SixtyFourBit { 8 } else { 4 };
+                let n = if wire_type == WireType::SixtyFourBit {
+                    8
+                } else {
+                    4
+                };
                 if buf.remaining() < n {
                     return Err("truncated fixed-width field".into());
                 }

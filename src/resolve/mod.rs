@@ -35,6 +35,18 @@ pub enum Facts {
     },
 }
 
+impl Facts {
+    /// The content identity the source was pinned to.
+    pub fn resolved(&self) -> &str {
+        match self {
+            Facts::Image { digest, .. } | Facts::Blob { digest } => digest,
+            Facts::Git { commit, .. } => commit,
+            Facts::Http { checksum, .. } => checksum,
+            Facts::Local { .. } => "",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Resolution {
     pub original: String,
@@ -83,14 +95,26 @@ pub async fn resolve(
                 .git
                 .ok_or_else(|| Error::pin(id, "the daemon returned no git metadata (BuildKit v0.26 or newer resolves git sources)"))?;
             if git.checksum.len() < 40 || !git.checksum.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(Error::pin(id, format!("the daemon returned an invalid git checksum {:?}", git.checksum)));
+                return Err(Error::pin(
+                    id,
+                    format!(
+                        "the daemon returned an invalid git checksum {:?}",
+                        git.checksum
+                    ),
+                ));
             }
             let commit = if git.commit_checksum.is_empty() {
                 git.checksum.clone()
             } else {
                 git.commit_checksum.clone()
             };
-            let update = checksum_update(bridge, op, ATTR_GIT_CHECKSUM, &git.checksum, "source.git.checksum")?;
+            let update = checksum_update(
+                bridge,
+                op,
+                ATTR_GIT_CHECKSUM,
+                &git.checksum,
+                "source.git.checksum",
+            )?;
             (
                 Facts::Git {
                     checksum: git.checksum,
@@ -106,7 +130,13 @@ pub async fn resolve(
                 .http
                 .ok_or_else(|| Error::pin(id, "the daemon returned no http metadata (BuildKit v0.26 or newer resolves http sources)"))?;
             validate_digest(&http.checksum).map_err(|e| Error::pin(id, e))?;
-            let update = checksum_update(bridge, op, ATTR_HTTP_CHECKSUM, &http.checksum, "source.http.checksum")?;
+            let update = checksum_update(
+                bridge,
+                op,
+                ATTR_HTTP_CHECKSUM,
+                &http.checksum,
+                "source.http.checksum",
+            )?;
             (
                 Facts::Http {
                     checksum: http.checksum,
@@ -167,7 +197,9 @@ async fn pin_image(
             .ok_or_else(|| Error::pin(id, "the daemon returned no image metadata"))?;
         (img.digest, img.config)
     } else {
-        bridge.caps.require_frontend("resolveimage", "resolve image digests to pin them")?;
+        bridge
+            .caps
+            .require_frontend("resolveimage", "resolve image digests to pin them")?;
         let oci = scheme == "oci-layout";
         let resp = bridge
             .resolve_image_config(gw::ResolveImageConfigRequest {
@@ -219,7 +251,10 @@ fn checksum_update(
             written == checksum
         };
         if !agrees {
-            return Err(Error::pin(id, format!("{attr} {written} does not match the resolved {checksum}")));
+            return Err(Error::pin(
+                id,
+                format!("{attr} {written} does not match the resolved {checksum}"),
+            ));
         }
         if written == checksum {
             return Ok(None);

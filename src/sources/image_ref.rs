@@ -28,18 +28,26 @@ impl ImageRef {
             return Err(format!("image reference {s:?} has no name"));
         }
         let path = name.split_once('/').map_or(name, |(host, path)| {
-            if host.contains(['.', ':']) || host == "localhost" { path } else { name }
+            if host.contains(['.', ':']) || host == "localhost" {
+                path
+            } else {
+                name
+            }
         });
         if !path
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
         {
-            return Err(format!("image name {name:?} is not a valid repository name"));
+            return Err(format!(
+                "image name {name:?} is not a valid repository name"
+            ));
         }
         if let Some(t) = tag {
             if t.is_empty()
                 || t.len() > 128
-                || !t.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                || !t
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             {
                 return Err(format!("image tag {t:?} is not valid"));
             }
@@ -70,7 +78,11 @@ pub fn validate_digest(d: &str) -> Result<(), String> {
         "sha512" => 128,
         _ => return Err(format!("digest {d:?} uses an unsupported algorithm")),
     };
-    if hex.len() != len || !hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+    if hex.len() != len
+        || !hex
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    {
         return Err(format!("digest {d:?} is malformed"));
     }
     Ok(())
@@ -98,7 +110,10 @@ mod tests {
     #[test]
     fn host_port_is_not_a_tag() {
         let r = ImageRef::parse("127.0.0.1:5000/busybox:latest").unwrap();
-        assert_eq!((r.name.as_str(), r.tag.as_deref()), ("127.0.0.1:5000/busybox", Some("latest")));
+        assert_eq!(
+            (r.name.as_str(), r.tag.as_deref()),
+            ("127.0.0.1:5000/busybox", Some("latest"))
+        );
         let r = ImageRef::parse("127.0.0.1:5000/busybox").unwrap();
         assert_eq!(r.tag, None);
     }
@@ -108,7 +123,9 @@ mod tests {
         let r = ImageRef::parse(&format!("docker.io/library/alpine:3.20@{D}")).unwrap();
         assert_eq!(r.tag.as_deref(), Some("3.20"));
         assert_eq!(r.digest.as_deref(), Some(D));
-        let p = ImageRef::parse("docker.io/library/alpine:3.20").unwrap().with_digest(D);
+        let p = ImageRef::parse("docker.io/library/alpine:3.20")
+            .unwrap()
+            .with_digest(D);
         assert_eq!(p.to_string(), format!("docker.io/library/alpine:3.20@{D}"));
     }
 

@@ -43,8 +43,12 @@ impl Source {
             return Err(Error::source(id, "identifier is empty after the scheme"));
         }
         Ok(match scheme {
-            "docker-image" => Source::Image(ImageRef::parse(rest).map_err(|e| Error::source(id, e))?),
-            "oci-layout" => Source::OciLayout(ImageRef::parse(rest).map_err(|e| Error::source(id, e))?),
+            "docker-image" => {
+                Source::Image(ImageRef::parse(rest).map_err(|e| Error::source(id, e))?)
+            }
+            "oci-layout" => {
+                Source::OciLayout(ImageRef::parse(rest).map_err(|e| Error::source(id, e))?)
+            }
             "docker-image+blob" | "oci-layout+blob" => {
                 let r = ImageRef::parse(rest).map_err(|e| Error::source(id, e))?;
                 if r.digest.is_none() {
@@ -73,12 +77,18 @@ impl Source {
                     subdir,
                 }
             }
-            "http" | "https" => Source::Http { url: id.to_string() },
-            "local" => Source::Local { name: rest.to_string() },
+            "http" | "https" => Source::Http {
+                url: id.to_string(),
+            },
+            "local" => Source::Local {
+                name: rest.to_string(),
+            },
             other => {
                 return Err(Error::source(
                     id,
-                    format!("unknown source type {other:?}; refusing a source that cannot be verified"),
+                    format!(
+                        "unknown source type {other:?}; refusing a source that cannot be verified"
+                    ),
                 ));
             }
         })
@@ -102,7 +112,11 @@ impl fmt::Display for Source {
             Source::Image(r) => write!(f, "docker-image://{r}"),
             Source::OciLayout(r) => write!(f, "oci-layout://{r}"),
             Source::Blob { scheme, reference } => write!(f, "{scheme}://{reference}"),
-            Source::Git { remote, reference, subdir } => {
+            Source::Git {
+                remote,
+                reference,
+                subdir,
+            } => {
                 write!(f, "git://{remote}")?;
                 if reference.is_some() || subdir.is_some() {
                     write!(f, "#{}", reference.as_deref().unwrap_or(""))?;
@@ -133,8 +147,14 @@ mod tests {
     fn classifies_every_buildkit_scheme() {
         let cases = [
             ("docker-image://docker.io/library/alpine:3.20", "image"),
-            ("oci-layout://abc@sha256:0000000000000000000000000000000000000000000000000000000000000000", "oci-layout"),
-            ("docker-image+blob://docker.io/library/alpine@sha256:0000000000000000000000000000000000000000000000000000000000000000", "blob"),
+            (
+                "oci-layout://abc@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                "oci-layout",
+            ),
+            (
+                "docker-image+blob://docker.io/library/alpine@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                "blob",
+            ),
             ("git://127.0.0.1:9418/repo.git#v1:sub", "git"),
             ("https://example.com/a.tar.gz", "http"),
             ("http://127.0.0.1:8000/a", "http"),
@@ -149,20 +169,43 @@ mod tests {
 
     #[test]
     fn git_fragment_is_ref_and_subdir() {
-        let Source::Git { remote, reference, subdir } = parse("git://h/r.git#main:a/b").unwrap() else {
+        let Source::Git {
+            remote,
+            reference,
+            subdir,
+        } = parse("git://h/r.git#main:a/b").unwrap()
+        else {
             panic!()
         };
-        assert_eq!((remote.as_str(), reference.as_deref(), subdir.as_deref()), ("h/r.git", Some("main"), Some("a/b")));
-        let Source::Git { reference, subdir, .. } = parse("git://h/r.git").unwrap() else { panic!() };
+        assert_eq!(
+            (remote.as_str(), reference.as_deref(), subdir.as_deref()),
+            ("h/r.git", Some("main"), Some("a/b"))
+        );
+        let Source::Git {
+            reference, subdir, ..
+        } = parse("git://h/r.git").unwrap()
+        else {
+            panic!()
+        };
         assert_eq!((reference, subdir), (None, None));
     }
 
     #[test]
     fn refuses_unknown_and_malformed() {
-        assert!(parse("ftp://x/y").unwrap_err().to_string().contains("unknown source type"));
+        assert!(
+            parse("ftp://x/y")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown source type")
+        );
         assert!(parse("no-scheme").is_err());
         assert!(parse("local://").is_err());
-        assert!(parse("docker-image+blob://a/b:c").unwrap_err().to_string().contains("digest"));
+        assert!(
+            parse("docker-image+blob://a/b:c")
+                .unwrap_err()
+                .to_string()
+                .contains("digest")
+        );
         assert!(parse("docker-image://UPPER/case").is_err());
     }
 }

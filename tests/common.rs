@@ -1,0 +1,257 @@
+//! The rig as the tests see it: buildctl and buildx against the real buildkitd, and the
+//! registry read back over HTTP. `scripts/test.sh` starts the rig and exports its addresses.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::Value;
+
+/// Builds run one at a time: the machine has two cores, and a test that reads the
+/// frontend's log must know the lines it finds are its own build's.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub struct Rig {
+    pub root: PathBuf,
+    pub registry: String,
+    pub frontend: String,
+    pub buildkitd_log: PathBuf,
+}
+
+pub fn rig() -> Rig {
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!("{k} is not set: run the end-to-end tests through scripts/test.sh, which starts the rig")
+        })
+    };
+    let rig_dir = PathBuf::from(var("VF_RIG"));
+    Rig {
+        root: PathBuf::from(var("VF_ROOT")),
+        registry: var("VF_REGISTRY"),
+        frontend: var("VF_FRONTEND_IMAGE"),
+        buildkitd_log: rig_dir.join("run/buildkitd.log"),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mode {
+    /// BuildKit's Dockerfile frontend alone: `cmdline` set, so the `# syntax=` line is not followed.
+    Plain,
+    /// What users do: dockerfile.v0 follows `# syntax=` to the verified frontend.
+    Syntax,
+    /// `--frontend gateway.v0 --opt source=<verified-frontend>`.
+    Gateway,
+}
+
+pub struct Outcome {
+    pub ok: bool,
+    pub output: String,
+    /// What the frontend wrote to buildkitd's log during this build.
+    pub frontend_log: String,
+}
+
+impl Rig {
+    pub fn example(&self, name: &str) -> PathBuf {
+        self.root.join("testdata/examples").join(name)
+    }
+
+    /// Builds `dir` and, when `push` names a repository:tag, pushes it to the rig registry.
+    pub fn build(
+        &self,
+        dir: &std::path::Path,
+        mode: Mode,
+        extra: &[&str],
+        push: Option<&str>,
+    ) -> Outcome {
+        let ctx = format!("context={}", dir.display());
+        let df = format!("dockerfile={}", dir.display());
+        let mut args: Vec<String> = vec!["build".into(), "--progress".into(), "plain".into()];
+        match mode {
+            Mode::Plain => args.extend(
+                ["--frontend", "dockerfile.v0", "--opt", "cmdline=plain"].map(String::from),
+            ),
+            Mode::Syntax => args.extend(["--frontend", "dockerfile.v0"].map(String::from)),
+            Mode::Gateway => {
+                args.extend(["--frontend", "gateway.v0", "--opt"].map(String::from));
+                args.push(format!("source={}", self.frontend));
+            }
+        }
+        args.extend(["--local".into(), ctx, "--local".into(), df]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        if let Some(name) = push {
+            args.push("--output".into());
+            args.push(format!(
+                "type=image,name={}/{name},push=true,oci-mediatypes=true",
+                self.registry
+            ));
+        }
+        self.run_logged("buildctl", &args)
+    }
+
+    pub fn run_logged(&self, program: &str, args: &[String]) -> Outcome {
+        let before = std::fs::metadata(&self.buildkitd_log)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let out = Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        let log = std::fs::read(&self.buildkitd_log).unwrap_or_default();
+        let new = String::from_utf8_lossy(&log[(before as usize).min(log.len())..]).to_string();
+        Outcome {
+            ok: out.status.success(),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            frontend_log: new
+                .lines()
+                .filter(|l| l.starts_with("verified-frontend:"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    pub fn get(&self, path: &str, accept: &str) -> Vec<u8> {
+        let url = format!("http://{}/v2/{path}", self.registry);
+        let out = Command::new("curl")
+            .args(["-fsS", "-H", &format!("Accept: {accept}"), &url])
+            .output()
+            .expect("curl");
+        assert!(
+            out.status.success(),
+            "GET {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    pub fn json(&self, path: &str, accept: &str) -> Value {
+        serde_json::from_slice(&self.get(path, accept)).expect("registry returned JSON")
+    }
+
+    /// The image index pushed as `repo:tag`: (platform, manifest) per image, attestation
+    /// manifests excluded, and the attestation manifests keyed by the image they describe.
+    pub fn image(&self, repo: &str, tag: &str) -> Image {
+        let top = self.json(
+            &format!("{repo}/manifests/{tag}"),
+            &format!("{OCI_INDEX}, {OCI_MANIFEST}"),
+        );
+        let mut images = Vec::new();
+        let mut attestations = Vec::new();
+        if top["mediaType"] == OCI_MANIFEST {
+            // A single-platform build without attestations is pushed as a bare manifest.
+            let config = self.json(
+                &format!("{repo}/blobs/{}", top["config"]["digest"].as_str().unwrap()),
+                "*/*",
+            );
+            images.push(PlatformImage {
+                platform: format!(
+                    "{}/{}",
+                    config["os"].as_str().unwrap(),
+                    config["architecture"].as_str().unwrap()
+                ),
+                digest: String::new(),
+                manifest: top,
+                config,
+            });
+            return Image {
+                repo: repo.to_string(),
+                images,
+                attestations,
+            };
+        }
+        for m in top["manifests"].as_array().expect("an index") {
+            let digest = m["digest"].as_str().unwrap().to_string();
+            let manifest = self.json(&format!("{repo}/manifests/{digest}"), OCI_MANIFEST);
+            if m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest" {
+                attestations.push((
+                    m["annotations"]["vnd.docker.reference.digest"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                    manifest,
+                ));
+            } else {
+                let p = &m["platform"];
+                let platform = format!(
+                    "{}/{}",
+                    p["os"].as_str().unwrap(),
+                    p["architecture"].as_str().unwrap()
+                );
+                let config = self.json(
+                    &format!(
+                        "{repo}/blobs/{}",
+                        manifest["config"]["digest"].as_str().unwrap()
+                    ),
+                    "*/*",
+                );
+                images.push(PlatformImage {
+                    platform,
+                    digest,
+                    manifest,
+                    config,
+                });
+            }
+        }
+        images.sort_by(|a, b| a.platform.cmp(&b.platform));
+        Image {
+            repo: repo.to_string(),
+            images,
+            attestations,
+        }
+    }
+
+    /// SLSA provenance predicates attached to the image, one per platform.
+    pub fn provenance(&self, img: &Image) -> Vec<Value> {
+        let mut out = Vec::new();
+        for (_, att) in &img.attestations {
+            for layer in att["layers"].as_array().unwrap() {
+                let pt = layer["annotations"]["in-toto.io/predicate-type"]
+                    .as_str()
+                    .unwrap_or("");
+                if pt.starts_with("https://slsa.dev/provenance/") {
+                    let stmt = self.json(
+                        &format!("{}/blobs/{}", img.repo, layer["digest"].as_str().unwrap()),
+                        "*/*",
+                    );
+                    out.push(stmt["predicate"].clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+pub struct PlatformImage {
+    pub platform: String,
+    pub digest: String,
+    pub manifest: Value,
+    pub config: Value,
+}
+
+pub struct Image {
+    pub repo: String,
+    pub images: Vec<PlatformImage>,
+    pub attestations: Vec<(String, Value)>,
+}
+
+impl PlatformImage {
+    pub fn layers(&self) -> Vec<String> {
+        self.manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    }
+}

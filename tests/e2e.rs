@@ -1,0 +1,269 @@
+//! Verified builds through the real rig (scripts/test.sh): BuildKit built from its module,
+//! the registry, a git daemon and an HTTP server, all on loopback.
+
+mod common;
+
+use common::{Mode, Rig, rig, serial};
+use serde_json::Value;
+
+/// The frontend's report line for the one build in `log`.
+fn report(log: &str) -> Value {
+    let line = log
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("verified-frontend: report "))
+        .unwrap_or_else(|| panic!("the verified frontend did not run; its log:\n{log}"));
+    serde_json::from_str(line).expect("report is JSON")
+}
+
+fn sources(report: &Value) -> Vec<&Value> {
+    report["sources"].as_array().unwrap().iter().collect()
+}
+
+fn is_sha256(d: &str) -> bool {
+    d.len() == 71 && d.starts_with("sha256:") && d[7..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Builds an example plainly and through the verified frontend, then checks that both gave
+/// the same image, that the frontend pinned every source, and that BuildKit's provenance of
+/// the verified build names every dependency by digest.
+fn verify_example(name: &str, extra: &[&str]) -> Value {
+    let _serial = serial();
+    let rig = rig();
+    let dir = rig.example(name);
+    let plain_tag = format!("e2e/{name}:plain");
+    let verified_tag = format!("e2e/{name}:verified");
+
+    let plain = rig.build(&dir, Mode::Plain, extra, Some(&plain_tag));
+    assert!(plain.ok, "plain build of {name} failed:\n{}", plain.output);
+    assert!(
+        plain.frontend_log.is_empty(),
+        "the plain build must not run the verified frontend"
+    );
+
+    let mut vextra: Vec<&str> = extra.to_vec();
+    vextra.extend(["--opt", "attest:provenance=mode=max"]);
+    let verified = rig.build(&dir, Mode::Syntax, &vextra, Some(&verified_tag));
+    assert!(
+        verified.ok,
+        "verified build of {name} failed:\n{}",
+        verified.output
+    );
+    let report = report(&verified.frontend_log);
+
+    // Same image: per platform, the same layers and the same runtime configuration.
+    let p = rig.image(&format!("e2e/{name}"), "plain");
+    let v = rig.image(&format!("e2e/{name}"), "verified");
+    assert_eq!(
+        p.images.iter().map(|i| &i.platform).collect::<Vec<_>>(),
+        v.images.iter().map(|i| &i.platform).collect::<Vec<_>>()
+    );
+    for (pi, vi) in p.images.iter().zip(&v.images) {
+        assert_eq!(
+            pi.layers(),
+            vi.layers(),
+            "{name} {}: layers differ",
+            pi.platform
+        );
+        assert!(!vi.layers().is_empty());
+        for key in ["rootfs", "config", "architecture", "os"] {
+            let (a, b) = (&pi.config[key], &vi.config[key]);
+            assert_eq!(a, b, "{name} {}: image config {key} differs", pi.platform);
+        }
+    }
+
+    // Every source the frontend saw was pinned to content.
+    for s in sources(&report) {
+        let kind = s["kind"].as_str().unwrap();
+        let pinned = s["pinned"].as_str().unwrap();
+        let resolved = s["resolved"].as_str().unwrap();
+        match kind {
+            "image" => {
+                assert!(is_sha256(resolved), "{s}");
+                assert!(
+                    pinned.ends_with(&format!("@{resolved}")),
+                    "image not pinned by digest: {s}"
+                );
+            }
+            "git" => {
+                assert_eq!(resolved.len(), 40, "{s}");
+                let checksum = s["pin_attrs"]["git.checksum"]
+                    .as_str()
+                    .expect("git pinned by checksum");
+                assert!(checksum.len() == 40, "{s}");
+            }
+            "http" => {
+                assert!(is_sha256(resolved), "{s}");
+                assert_eq!(
+                    s["pin_attrs"]["http.checksum"].as_str(),
+                    Some(resolved),
+                    "{s}"
+                );
+            }
+            "local" => assert_eq!(resolved, ""),
+            other => panic!("unexpected source kind {other} in {name}"),
+        }
+    }
+
+    // BuildKit's own provenance: one per platform, every dependency named by digest, and the
+    // verified frontend among them (it really ran).
+    let provs = rig.provenance(&v);
+    assert_eq!(provs.len(), v.images.len(), "one provenance per platform");
+    for prov in &provs {
+        let deps = prov["buildDefinition"]["resolvedDependencies"]
+            .as_array()
+            .expect("resolvedDependencies");
+        for d in deps {
+            let digest = d["digest"].as_object().filter(|m| !m.is_empty());
+            assert!(
+                digest.is_some(),
+                "{name}: dependency not pinned in provenance: {d}"
+            );
+            let uri = d["uri"].as_str().unwrap();
+            if uri.starts_with("git://") {
+                assert_eq!(d["digest"]["sha1"].as_str().map(str::len), Some(40), "{d}");
+            } else {
+                assert_eq!(
+                    d["digest"]["sha256"].as_str().map(str::len),
+                    Some(64),
+                    "{d}"
+                );
+            }
+        }
+        assert!(
+            deps.iter()
+                .any(|d| d["uri"].as_str().unwrap().contains("/verified-frontend@")),
+            "{name}: the verified frontend is not in the provenance: {deps:?}"
+        );
+    }
+    report
+}
+
+fn kinds(report: &Value) -> Vec<String> {
+    let mut k: Vec<String> = sources(report)
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap().to_string())
+        .collect();
+    k.sort();
+    k
+}
+
+#[test]
+fn multistage_with_copy_from_image_and_local_context() {
+    let r = verify_example("multistage", &[]);
+    assert_eq!(kinds(&r), ["image", "image", "local"]);
+}
+
+#[test]
+fn add_http_is_pinned_by_checksum() {
+    let r = verify_example("add-http", &[]);
+    assert_eq!(kinds(&r), ["http", "image"]);
+    let http = sources(&r)
+        .into_iter()
+        .find(|s| s["kind"] == "http")
+        .unwrap()
+        .clone();
+    let body = std::fs::read(
+        std::path::Path::new(&std::env::var("VF_RIG").unwrap()).join("http/hello.txt"),
+    )
+    .unwrap();
+    use sha2::Digest;
+    let want = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)));
+    assert_eq!(
+        http["resolved"],
+        want.as_str(),
+        "pinned to the served file's sha256"
+    );
+}
+
+#[test]
+fn add_git_tag_and_branch_are_pinned_to_commits() {
+    let r = verify_example("add-git", &[]);
+    assert_eq!(kinds(&r), ["git", "git", "image"]);
+    let rig_dir = std::env::var("VF_RIG").unwrap();
+    let rev = |r: &str| {
+        let out = std::process::Command::new("git")
+            .args(["-C", &format!("{rig_dir}/git/hello.git"), "rev-parse", r])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    for s in sources(&r).into_iter().filter(|s| s["kind"] == "git") {
+        let original = s["original"].as_str().unwrap();
+        let (want_commit, want_checksum) = if original.ends_with("#v1") {
+            // annotated tag: BuildKit checks the tag object, and the commit it points at
+            (rev("v1^{commit}"), rev("v1"))
+        } else {
+            (rev("main"), rev("main"))
+        };
+        assert_eq!(s["resolved"].as_str().unwrap(), want_commit, "{s}");
+        assert_eq!(
+            s["pin_attrs"]["git.checksum"].as_str().unwrap(),
+            want_checksum,
+            "{s}"
+        );
+    }
+}
+
+#[test]
+fn run_mount_from_image() {
+    let r = verify_example("run-mount", &[]);
+    assert_eq!(kinds(&r), ["image", "image"]);
+}
+
+#[test]
+fn build_args_choose_the_base_image() {
+    let r = verify_example(
+        "build-args",
+        &[
+            "--opt",
+            "build-arg:BASE=127.0.0.1:5000/busybox:stable",
+            "--opt",
+            "build-arg:GREETING=hi",
+        ],
+    );
+    let originals: Vec<&str> = sources(&r)
+        .iter()
+        .map(|s| s["original"].as_str().unwrap())
+        .collect();
+    assert_eq!(originals.len(), 1, "{originals:?}");
+    assert!(
+        originals[0].starts_with("docker-image://127.0.0.1:5000/busybox:stable"),
+        "{originals:?}"
+    );
+}
+
+#[test]
+fn multi_platform_pins_each_platform() {
+    let r = verify_example(
+        "multi-platform",
+        &["--opt", "platform=linux/amd64,linux/arm64"],
+    );
+    for s in sources(&r).into_iter().filter(|s| s["kind"] == "image") {
+        let mut p: Vec<&str> = s["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        p.sort();
+        assert_eq!(p, ["linux/amd64", "linux/arm64"], "{s}");
+    }
+}
+
+#[test]
+fn gateway_frontend_called_directly_does_not_loop() {
+    let _serial = serial();
+    let rig: Rig = rig();
+    let out = rig.build(&rig.example("multistage"), Mode::Gateway, &[], None);
+    assert!(out.ok, "{}", out.output);
+    // Exactly one frontend run: the Dockerfile frontend did not forward back to us.
+    assert_eq!(
+        out.frontend_log
+            .matches("verified-frontend: report")
+            .count(),
+        1,
+        "{}",
+        out.frontend_log
+    );
+}
