@@ -8,11 +8,16 @@ pub enum Error {
     #[error("frontend option {key}: {reason}")]
     Option { key: String, reason: String },
 
-    #[error("buildkit gateway: {call} failed: {status}")]
+    #[error("buildkit gateway: {call} failed: {}", status.message())]
     Gateway {
         call: &'static str,
         status: Box<tonic::Status>,
     },
+
+    /// The Dockerfile frontend's own error (a parse error, a missing stage...): shown as it
+    /// is, with its code and details, as if no frontend stood in between.
+    #[error("{}", status.message())]
+    SubFrontend { status: Box<tonic::Status> },
 
     #[error("cannot connect to the buildkit gateway on stdin/stdout: {0}")]
     Connect(String),
@@ -68,17 +73,42 @@ impl Error {
         }
     }
 
-    /// gRPC code BuildKit should see: a policy or graph problem is the user's input, not a
-    /// daemon fault, so it maps to InvalidArgument / FailedPrecondition.
+    /// Names where in the user's files the failing source was written.
+    pub fn at(self, location: Option<&String>) -> Self {
+        let Some(loc) = location else { return self };
+        match self {
+            Error::Source { source_id, reason } => Error::Source {
+                source_id: format!("{source_id} ({loc})"),
+                reason,
+            },
+            Error::Pin { source_id, reason } => Error::Pin {
+                source_id: format!("{source_id} ({loc})"),
+                reason,
+            },
+            other => other,
+        }
+    }
+
+    /// The error details BuildKit attached (source ranges, vertex), to hand back unchanged.
+    pub fn status_details(&self) -> Vec<prost_types::Any> {
+        use prost::Message;
+        match self {
+            Error::SubFrontend { status } | Error::Gateway { status, .. } => {
+                crate::proto::google::rpc::Status::decode(status.details())
+                    .map(|s| s.details)
+                    .unwrap_or_default()
+            }
+            _ => vec![],
+        }
+    }
+
+    /// gRPC code BuildKit should see. Our own errors use Unknown, which BuildKit prints
+    /// without a code prefix, so the user reads one plain sentence; the Dockerfile
+    /// frontend's errors keep their code.
     pub fn grpc_code(&self) -> tonic::Code {
         match self {
-            Error::Option { .. } | Error::Graph(_) | Error::Source { .. } => {
-                tonic::Code::InvalidArgument
-            }
-            Error::MissingCap { .. } => tonic::Code::Unimplemented,
-            Error::Pin { .. } => tonic::Code::FailedPrecondition,
-            Error::Gateway { status, .. } => status.code(),
-            Error::Connect(_) | Error::Other(_) => tonic::Code::Unknown,
+            Error::Gateway { status, .. } | Error::SubFrontend { status } => status.code(),
+            _ => tonic::Code::Unknown,
         }
     }
 }

@@ -50,6 +50,21 @@ struct SourceRecord<'a> {
 /// however many stages or platforms use it.
 type SourceKey = (String, BTreeMap<String, String>, Option<String>);
 
+/// A source to resolve: the op as written, its platform, and where the user wrote it.
+struct Wanted {
+    op: pb::SourceOp,
+    platform: Option<pb::Platform>,
+    location: Option<String>,
+}
+
+fn source_key(node: &graph::OpNode, op: &pb::SourceOp) -> SourceKey {
+    (
+        op.identifier.clone(),
+        op.attrs.clone(),
+        platform_id(node.platform.as_ref()),
+    )
+}
+
 fn platform_id(p: Option<&pb::Platform>) -> Option<String> {
     p.map(|p| {
         let mut s = format!("{}/{}", p.os, p.architecture);
@@ -83,30 +98,32 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     // graph this frontend cannot verify fails the build before any network traffic.
     let t = Instant::now();
     let mut graphs: Vec<(Option<String>, Graph)> = Vec::new();
+    let mut lines: HashMap<String, String> = HashMap::new();
     for (key, r) in &sub.refs {
         // An empty def is an empty result (e.g. FROM scratch with no files): nothing to verify.
         if !r.def.is_empty() {
-            graphs.push((key.clone(), Graph::parse(&graph::decode(&r.def)?)?));
+            let def = graph::decode(&r.def)?;
+            lines.extend(graph::source_lines(&def));
+            graphs.push((key.clone(), Graph::parse(&def)?));
         }
     }
-    let mut wanted: BTreeMap<SourceKey, (pb::SourceOp, Option<pb::Platform>)> = BTreeMap::new();
+    let mut wanted: BTreeMap<SourceKey, Wanted> = BTreeMap::new();
     for (_, g) in &graphs {
         for (node, op) in g.sources() {
-            let key = (
-                op.identifier.clone(),
-                op.attrs.clone(),
-                platform_id(node.platform.as_ref()),
-            );
             wanted
-                .entry(key)
-                .or_insert_with(|| (op.clone(), node.platform.clone()));
+                .entry(source_key(node, op))
+                .or_insert_with(|| Wanted {
+                    op: op.clone(),
+                    platform: node.platform.clone(),
+                    location: g.location(&node.digest, &lines).cloned(),
+                });
         }
     }
-    let resolved: Vec<Resolution> = try_join_all(
-        wanted
-            .values()
-            .map(|(op, platform)| resolve::resolve(bridge, op, platform.as_ref())),
-    )
+    let resolved: Vec<Resolution> = try_join_all(wanted.values().map(|w| async {
+        resolve::resolve(bridge, &w.op, w.platform.as_ref())
+            .await
+            .map_err(|e| e.at(w.location.as_ref()))
+    }))
     .await?;
     let by_key: HashMap<&SourceKey, &Resolution> = wanted.keys().zip(resolved.iter()).collect();
     timings.resolve_ms = ms(t.elapsed());
@@ -117,12 +134,10 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
         let updates: HashMap<String, SourceUpdate> = g
             .sources()
             .filter_map(|(node, op)| {
-                let k = (
-                    op.identifier.clone(),
-                    op.attrs.clone(),
-                    platform_id(node.platform.as_ref()),
-                );
-                by_key[&k].update.clone().map(|u| (node.digest.clone(), u))
+                by_key[&source_key(node, op)]
+                    .update
+                    .clone()
+                    .map(|u| (node.digest.clone(), u))
             })
             .collect();
         // Re-solve even an unchanged definition: BuildKit's provenance then records this
@@ -159,7 +174,7 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
 }
 
 fn records<'a>(
-    wanted: &'a BTreeMap<SourceKey, (pb::SourceOp, Option<pb::Platform>)>,
+    wanted: &'a BTreeMap<SourceKey, Wanted>,
     by_key: &HashMap<&SourceKey, &'a Resolution>,
 ) -> Vec<SourceRecord<'a>> {
     let mut out: BTreeMap<&str, SourceRecord<'a>> = BTreeMap::new();

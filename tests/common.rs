@@ -90,14 +90,16 @@ impl Rig {
                 self.registry
             ));
         }
-        self.run_logged("buildctl", &args)
+        self.run_logged("buildctl", &args, &[])
     }
 
-    pub fn run_logged(&self, program: &str, args: &[String]) -> Outcome {
+    /// Runs a build client and collects what the frontend logged meanwhile.
+    pub fn run_logged(&self, program: &str, args: &[String], env: &[(&str, &str)]) -> Outcome {
         let before = std::fs::metadata(&self.buildkitd_log)
             .map(|m| m.len())
             .unwrap_or(0);
         let out = Command::new(program)
+            .envs(env.iter().copied())
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));

@@ -267,3 +267,98 @@ fn gateway_frontend_called_directly_does_not_loop() {
         out.frontend_log
     );
 }
+
+#[test]
+fn dockerfile_frontend_option_selects_another_dockerfile_frontend() {
+    let _serial = serial();
+    let rig = rig();
+    let other = format!("{}/dockerfile:local", rig.registry);
+    let opt = format!("dockerfile-frontend={other}");
+    let out = rig.build(
+        &rig.example("add-http"),
+        Mode::Syntax,
+        &["--opt", &opt, "--opt", "attest:provenance=mode=max"],
+        Some("e2e/other-frontend:v"),
+    );
+    assert!(out.ok, "{}", out.output);
+    assert_eq!(kinds(&report(&out.frontend_log)), ["http", "image"]);
+    // BuildKit resolved and ran the other Dockerfile frontend image.
+    assert!(
+        out.output.contains(&format!("docker-image://{other}")),
+        "{}",
+        out.output
+    );
+}
+
+#[test]
+fn malformed_dockerfile_fails_with_the_dockerfile_frontends_own_message() {
+    let _serial = serial();
+    let rig = rig();
+    let dir = rig.root.join("testdata/bad/syntax-error");
+    let out = rig.build(&dir, Mode::Syntax, &[], None);
+    assert!(!out.ok);
+    let last = out.output.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        "error: failed to solve: dockerfile parse error on line 3: unknown instruction: RUNN (did you mean RUN?)"
+    );
+    // BuildKit still shows the offending line, from the details we handed back.
+    assert!(
+        out.output.contains(">>> RUNN echo broken"),
+        "{}",
+        out.output
+    );
+}
+
+#[test]
+fn unresolvable_source_fails_closed_naming_source_and_line() {
+    let _serial = serial();
+    let rig = rig();
+    let dir = rig.root.join("testdata/bad/missing-http");
+    let out = rig.build(&dir, Mode::Syntax, &[], None);
+    assert!(!out.ok, "{}", out.output);
+    let last = out.output.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        "error: failed to solve: cannot pin source http://127.0.0.1:8777/does-not-exist.txt (Dockerfile:3): invalid response status 404"
+    );
+    // Nothing ran: the build stopped before any step executed.
+    assert!(!out.output.contains("[2/2] ADD"), "{}", out.output);
+}
+
+#[test]
+fn buildx_build_against_the_daemon() {
+    let _serial = serial();
+    let rig = rig();
+    let config = format!("{}/buildx", std::env::var("VF_RIG").unwrap());
+    let env = [("BUILDX_CONFIG", config.as_str())];
+    let host = std::env::var("VF_BUILDKIT_HOST").unwrap();
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    rig.run_logged("buildx", &args(&["rm", "vf-e2e"]), &env);
+    let created = rig.run_logged(
+        "buildx",
+        &args(&["create", "--name", "vf-e2e", "--driver", "remote", &host]),
+        &env,
+    );
+    assert!(created.ok, "{}", created.output);
+
+    let output = format!("type=image,name={}/e2e/buildx:v,push=true", rig.registry);
+    let dir = rig.example("add-git").display().to_string();
+    let out = rig.run_logged(
+        "buildx",
+        &args(&[
+            "--builder",
+            "vf-e2e",
+            "build",
+            "--progress",
+            "plain",
+            "--output",
+            &output,
+            &dir,
+        ]),
+        &env,
+    );
+    assert!(out.ok, "{}", out.output);
+    assert_eq!(kinds(&report(&out.frontend_log)), ["git", "git", "image"]);
+    assert_eq!(rig.image("e2e/buildx", "v").images.len(), 1);
+}

@@ -118,7 +118,9 @@ impl Bridge {
             .clone()
             .solve(req)
             .await
-            .map_err(|s| Error::gateway("Solve", s))?
+            .map_err(|s| Error::SubFrontend {
+                status: Box::new(s),
+            })?
             .into_inner();
         let result = resp.result.ok_or_else(|| {
             Error::Other(format!(
@@ -213,7 +215,7 @@ impl Bridge {
         let status = Status {
             code: err.grpc_code() as i32,
             message: err.to_string(),
-            details: vec![],
+            details: err.status_details(),
         };
         self.client
             .clone()

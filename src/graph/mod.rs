@@ -100,6 +100,35 @@ impl Graph {
         Ok(Graph { nodes })
     }
 
+    /// Where the user wrote op `digest`: its own source-map entry or, for a source op the
+    /// Dockerfile frontend did not map (e.g. ADD's http source), the nearest op using it.
+    pub fn location<'a>(
+        &self,
+        digest: &str,
+        lines: &'a HashMap<String, String>,
+    ) -> Option<&'a String> {
+        let mut frontier = vec![digest];
+        let mut seen = std::collections::HashSet::new();
+        while !frontier.is_empty() {
+            if let Some(l) = frontier.iter().find_map(|d| lines.get(*d)) {
+                return Some(l);
+            }
+            let next: Vec<&str> = self
+                .nodes
+                .iter()
+                .filter(|n| {
+                    n.inputs
+                        .iter()
+                        .any(|i| frontier.contains(&i.digest.as_str()))
+                })
+                .map(|n| n.digest.as_str())
+                .filter(|d| seen.insert(*d))
+                .collect();
+            frontier = next;
+        }
+        None
+    }
+
     pub fn sources(&self) -> impl Iterator<Item = (&OpNode, &pb::SourceOp)> {
         self.nodes.iter().filter_map(|n| match &n.kind {
             OpKind::Source(s) => Some((n, s)),
@@ -172,6 +201,35 @@ fn parse_op(bytes: &[u8], last: bool) -> std::result::Result<OpNode, String> {
         inputs,
         platform,
     })
+}
+
+/// Where each op came from in the user's files (the source map the Dockerfile frontend
+/// attaches): op digest -> "Dockerfile:3" (or "Dockerfile:3-5"), for error messages.
+pub fn source_lines(def: &pb::Definition) -> HashMap<String, String> {
+    let Some(src) = &def.source else {
+        return HashMap::new();
+    };
+    src.locations
+        .iter()
+        .filter_map(|(digest, locs)| {
+            let labels: Vec<String> = locs
+                .locations
+                .iter()
+                .filter_map(|loc| {
+                    let file = src.infos.get(usize::try_from(loc.source_index).ok()?)?;
+                    let r = loc.ranges.first()?;
+                    let (start, end) =
+                        (r.start.as_ref()?.line, r.end.as_ref().map_or(0, |e| e.line));
+                    Some(if end > start {
+                        format!("{}:{start}-{end}", file.filename)
+                    } else {
+                        format!("{}:{start}", file.filename)
+                    })
+                })
+                .collect();
+            (!labels.is_empty()).then(|| (digest.clone(), labels.join(", ")))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -288,6 +346,50 @@ mod tests {
         assert_eq!(g.nodes[2].kind, OpKind::Exec);
         assert_eq!(g.nodes[3].kind, OpKind::Terminal);
         assert_eq!(g.nodes[0].platform.as_ref().unwrap().architecture, "amd64");
+    }
+
+    #[test]
+    fn source_lines_name_file_and_line() {
+        let img = source_op("docker-image://a/b:c", &[]);
+        let mut def = definition(vec![img.clone(), terminal(&img)]);
+        let pos = |line| Some(pb::Position { line, character: 0 });
+        def.source = Some(pb::Source {
+            locations: [(
+                digest_of(&img),
+                pb::Locations {
+                    locations: vec![pb::Location {
+                        source_index: 0,
+                        ranges: vec![pb::Range {
+                            start: pos(3),
+                            end: pos(3),
+                        }],
+                    }],
+                },
+            )]
+            .into(),
+            infos: vec![pb::SourceInfo {
+                filename: "Dockerfile".into(),
+                ..Default::default()
+            }],
+        });
+        assert_eq!(source_lines(&def)[&digest_of(&img)], "Dockerfile:3");
+        // an out-of-range source index is ignored, not a panic
+        def.source.as_mut().unwrap().infos.clear();
+        assert!(source_lines(&def).is_empty());
+    }
+
+    #[test]
+    fn location_falls_back_to_the_consuming_op() {
+        let http = source_op("https://example.com/x", &[]);
+        let copy = exec_op(&[&http], &["cp"]);
+        let def = definition(vec![http.clone(), copy.clone(), terminal(&copy)]);
+        let g = Graph::parse(&def).unwrap();
+        let lines = HashMap::from([(digest_of(&copy), "Dockerfile:3".to_string())]);
+        assert_eq!(
+            g.location(&digest_of(&http), &lines).unwrap(),
+            "Dockerfile:3"
+        );
+        assert!(g.location(&digest_of(&http), &HashMap::new()).is_none());
     }
 
     #[test]

@@ -78,7 +78,30 @@ pub async fn resolve(
 ) -> Result<Resolution> {
     let source = Source::parse(op)?;
     let id = op.identifier.as_str();
-    let (facts, update) = match &source {
+    // The daemon's own words (404, unknown ref, auth) are the reason; the source is the subject.
+    let named = |e: Error| match e {
+        Error::Gateway { status, .. } => Error::pin(id, status.message()),
+        other => other,
+    };
+    let (facts, update) = resolve_facts(bridge, op, platform, &source)
+        .await
+        .map_err(named)?;
+    Ok(Resolution {
+        original: id.to_string(),
+        source,
+        facts,
+        update,
+    })
+}
+
+async fn resolve_facts(
+    bridge: &Bridge,
+    op: &pb::SourceOp,
+    platform: Option<&pb::Platform>,
+    source: &Source,
+) -> Result<(Facts, Option<SourceUpdate>)> {
+    let id = op.identifier.as_str();
+    Ok(match source {
         Source::Image(r) => pin_image(bridge, op, platform, r, "docker-image").await?,
         Source::OciLayout(r) => pin_image(bridge, op, platform, r, "oci-layout").await?,
         Source::Blob { reference, .. } => {
@@ -145,12 +168,6 @@ pub async fn resolve(
                 update,
             )
         }
-    };
-    Ok(Resolution {
-        original: id.to_string(),
-        source,
-        facts,
-        update,
     })
 }
 

@@ -42,15 +42,14 @@ impl ImageRef {
                 "image name {name:?} is not a valid repository name"
             ));
         }
-        if let Some(t) = tag {
-            if t.is_empty()
+        if let Some(t) = tag
+            && (t.is_empty()
                 || t.len() > 128
                 || !t
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-            {
-                return Err(format!("image tag {t:?} is not valid"));
-            }
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
+        {
+            return Err(format!("image tag {t:?} is not valid"));
         }
         Ok(ImageRef {
             name: name.to_string(),
