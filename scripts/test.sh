@@ -7,7 +7,7 @@ bash "$VF_ROOT/scripts/setup.sh"
 bash "$VF_ROOT/scripts/rig.sh" start
 trap 'bash "$VF_ROOT/scripts/rig.sh" stop' EXIT
 bash "$VF_ROOT/scripts/fixtures.sh"
-bash "$VF_ROOT/scripts/image.sh"
+bash "$VF_ROOT/frontend/build.sh"
 
 cd "$VF_ROOT"
 log "cargo fmt --check && cargo clippy"

@@ -362,3 +362,9 @@ fn buildx_build_against_the_daemon() {
     assert_eq!(kinds(&report(&out.frontend_log)), ["git", "git", "image"]);
     assert_eq!(rig.image("e2e/buildx", "v").images.len(), 1);
 }
+
+#[test]
+fn quickstart_example_every_source_kind() {
+    let r = verify_example("quickstart", &[]);
+    assert_eq!(kinds(&r), ["git", "http", "image", "image", "local"]);
+}
