@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Wall time of a verified build vs a plain dockerfile.v0 build of the same examples on a
-# warm cache, measured side by side in one run (runs interleaved, order alternating, so
-# machine noise hits both), plus the frontend's own time split from its report lines.
+# warm cache, measured side by side in one run (runs interleaved, order rotating, so machine
+# noise hits all), plus the frontend's own time split from its report lines.
+#
+# Three modes per example:
+#   plain     dockerfile.v0, run inside buildkitd (no frontend container)
+#   gateway   BuildKit's own Dockerfile frontend run as a gateway image, as `# syntax=` users
+#             of docker/dockerfile get: the cost of starting any frontend container
+#   verified  `# syntax=` -> verified-frontend -> dockerfile.v0 -> resolve, pin, re-solve
 #
 #   bash bench/overhead.sh            # starts the rig if it is not up
 #   N=20 bash bench/overhead.sh       # more runs per example
@@ -19,10 +25,12 @@ if ! buildctl debug workers >/dev/null 2>&1; then
 fi
 
 build() { # mode example
-  local dir=$VF_ROOT/testdata/examples/$2 extra=()
+  local dir=$VF_ROOT/testdata/examples/$2 extra=(--frontend dockerfile.v0)
+  # `cmdline` set: the Dockerfile frontend does not follow the `# syntax=` line.
   [ "$1" = plain ] && extra+=(--opt cmdline=plain)
+  [ "$1" = gateway ] && extra=(--frontend gateway.v0 --opt "source=$VF_REGISTRY/dockerfile:local" --opt cmdline=plain)
   [ "$2" = multi-platform ] && extra+=(--opt platform=linux/amd64,linux/arm64)
-  buildctl build --progress quiet --frontend dockerfile.v0 \
+  buildctl build --progress quiet \
     --local context="$dir" --local dockerfile="$dir" "${extra[@]}" >/dev/null
 }
 
@@ -35,21 +43,31 @@ timed() { # mode example -> seconds
 median() { python3 -c 'import statistics, sys; print(statistics.median(float(l) for l in sys.stdin))'; }
 
 log_start=$(stat -c %s "$VF_RIG/run/buildkitd.log")
-printf '%-16s %10s %10s %8s\n' example plain_ms verified_ms ratio
-all_plain=0 all_verified=0
+modes="plain gateway verified"
+printf '%-16s %9s %10s %11s %15s %17s\n' example plain_ms gateway_ms verified_ms verified/plain verified/gateway
+declare -A total=([plain]=0 [gateway]=0 [verified]=0)
 for ex in $EXAMPLES; do
-  build plain "$ex"; build verified "$ex" # warm the cache
-  : >"$VF_RIG/run/bench.plain"; : >"$VF_RIG/run/bench.verified"
+  for mode in $modes; do build "$mode" "$ex"; : >"$VF_RIG/run/bench.$mode"; done # warm the cache
   for i in $(seq 1 "$N"); do
-    if [ $((i % 2)) -eq 0 ]; then order="plain verified"; else order="verified plain"; fi
+    case $((i % 3)) in
+      0) order="plain gateway verified" ;;
+      1) order="verified plain gateway" ;;
+      2) order="gateway verified plain" ;;
+    esac
     for mode in $order; do timed "$mode" "$ex" >>"$VF_RIG/run/bench.$mode"; done
   done
-  p=$(median <"$VF_RIG/run/bench.plain"); v=$(median <"$VF_RIG/run/bench.verified")
-  all_plain=$(echo "$all_plain + $p" | bc -l); all_verified=$(echo "$all_verified + $v" | bc -l)
-  printf '%-16s %10.1f %10.1f %8.3f\n' "$ex" "$(echo "$p*1000" | bc -l)" "$(echo "$v*1000" | bc -l)" "$(echo "$v/$p" | bc -l)"
+  declare -A med=()
+  for mode in $modes; do
+    med[$mode]=$(median <"$VF_RIG/run/bench.$mode")
+    total[$mode]=$(echo "${total[$mode]} + ${med[$mode]}" | bc -l)
+  done
+  printf '%-16s %9.1f %10.1f %11.1f %15.3f %17.3f\n' "$ex" \
+    "$(echo "${med[plain]}*1000" | bc -l)" "$(echo "${med[gateway]}*1000" | bc -l)" "$(echo "${med[verified]}*1000" | bc -l)" \
+    "$(echo "${med[verified]}/${med[plain]}" | bc -l)" "$(echo "${med[verified]}/${med[gateway]}" | bc -l)"
 done
-printf '%-16s %10.1f %10.1f %8.3f\n' "all (sum)" "$(echo "$all_plain*1000" | bc -l)" \
-  "$(echo "$all_verified*1000" | bc -l)" "$(echo "$all_verified/$all_plain" | bc -l)"
+printf '%-16s %9.1f %10.1f %11.1f %15.3f %17.3f\n' "all (sum)" \
+  "$(echo "${total[plain]}*1000" | bc -l)" "$(echo "${total[gateway]}*1000" | bc -l)" "$(echo "${total[verified]}*1000" | bc -l)" \
+  "$(echo "${total[verified]}/${total[plain]}" | bc -l)" "$(echo "${total[verified]}/${total[gateway]}" | bc -l)"
 
 echo
 echo "frontend time split, median over all verified runs (ms):"

@@ -199,6 +199,19 @@ async fn pin_image(
     scheme: &str,
 ) -> Result<(Facts, Option<SourceUpdate>)> {
     let id = op.identifier.as_str();
+    // A reference with a digest is content-addressed: BuildKit pulls exactly that digest
+    // and checks it, whatever tag stands beside it. It is pinned as written; asking the
+    // registry again would only cost a round trip. (Metadata a policy needs is fetched
+    // separately, when a policy asks for it.)
+    if let Some(digest) = &r.digest {
+        return Ok((
+            Facts::Image {
+                digest: digest.clone(),
+                config: None,
+            },
+            None,
+        ));
+    }
     let (digest, config) = if bridge.caps.has_frontend("source.metaresolver") {
         let meta = bridge
             .resolve_source_meta(gw::ResolveSourceMetaRequest {
@@ -232,20 +245,11 @@ async fn pin_image(
         (resp.digest, resp.config)
     };
     validate_digest(&digest).map_err(|e| Error::pin(id, format!("the daemon returned {e}")))?;
-    let update = match &r.digest {
-        Some(written) if *written == digest => None,
-        Some(written) => {
-            return Err(Error::pin(
-                id,
-                format!("the reference names {written} but the registry resolved it to {digest}"),
-            ));
-        }
-        None => Some(SourceUpdate {
-            identifier: format!("{scheme}://{}", r.with_digest(&digest)),
-            attrs: BTreeMap::new(),
-            caps: vec![],
-        }),
-    };
+    let update = Some(SourceUpdate {
+        identifier: format!("{scheme}://{}", r.with_digest(&digest)),
+        attrs: BTreeMap::new(),
+        caps: vec![],
+    });
     let config = (!config.is_empty()).then_some(config);
     Ok((Facts::Image { digest, config }, update))
 }
