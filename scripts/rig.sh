@@ -49,16 +49,26 @@ TOML
   start_bg git git daemon --reuseaddr --export-all --base-path="$VF_RIG/git" \
     --listen=127.0.0.1 --port="$VF_GIT_PORT" "$VF_RIG/git"
   start_bg http python3 -m http.server "$VF_HTTP_PORT" --bind 127.0.0.1 --directory "$VF_RIG/http"
+  # Debian's Docker 20.10, for the `docker build` path through its older embedded BuildKit.
+  # Its own data root; no iptables rules on the host (builds reach only loopback).
+  mkdir -p "$VF_RIG/docker" "$run/docker-exec"
+  start_bg dockerd dockerd --host "$VF_DOCKER_HOST" --data-root "$VF_RIG/docker" \
+    --exec-root "$run/docker-exec" --pidfile "$run/dockerd.pidfile" --iptables=false --ip-masq=false
   wait_for registry curl -fsS "http://$VF_REGISTRY/v2/"
   wait_for buildkitd buildctl debug workers
   wait_for "http server" curl -fsS "http://127.0.0.1:$VF_HTTP_PORT/"
-  log "rig up: registry $VF_REGISTRY, buildkitd $VF_BUILDKIT_HOST, git :$VF_GIT_PORT, http :$VF_HTTP_PORT"
+  wait_for dockerd /usr/bin/docker -H "$VF_DOCKER_HOST" version
+  log "rig up: registry $VF_REGISTRY, buildkitd $VF_BUILDKIT_HOST, dockerd $VF_DOCKER_HOST, git :$VF_GIT_PORT, http :$VF_HTTP_PORT"
 }
 
 stop() {
-  for name in buildkitd registry git http; do
+  for name in buildkitd dockerd registry git http; do
     if [ -f "$run/$name.pid" ]; then
-      kill "$(cat "$run/$name.pid")" 2>/dev/null || true
+      pid=$(cat "$run/$name.pid")
+      kill "$pid" 2>/dev/null || true
+      # dockerd stops its containerd and containers first; wait so a restart finds the
+      # socket and data root free.
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
       rm -f "$run/$name.pid"
     fi
   done

@@ -81,6 +81,7 @@ pub async fn resolve(
     // The daemon's own words (404, unknown ref, auth) are the reason; the source is the subject.
     let named = |e: Error| match e {
         Error::Gateway { status, .. } => Error::pin(id, status.message()),
+        e @ Error::MissingCap { .. } => Error::pin(id, e.to_string()),
         other => other,
     };
     let (facts, update) = resolve_facts(bridge, op, platform, &source)

@@ -21,6 +21,8 @@ pub struct Rig {
     pub registry: String,
     pub frontend: String,
     pub buildkitd_log: PathBuf,
+    pub dockerd_log: PathBuf,
+    pub docker_host: String,
 }
 
 pub fn rig() -> Rig {
@@ -35,6 +37,8 @@ pub fn rig() -> Rig {
         registry: var("VF_REGISTRY"),
         frontend: var("VF_FRONTEND_IMAGE"),
         buildkitd_log: rig_dir.join("run/buildkitd.log"),
+        dockerd_log: rig_dir.join("run/dockerd.log"),
+        docker_host: var("VF_DOCKER_HOST"),
     }
 }
 
@@ -93,17 +97,26 @@ impl Rig {
         self.run_logged("buildctl", &args, &[])
     }
 
-    /// Runs a build client and collects what the frontend logged meanwhile.
+    /// Runs a client of buildkitd and collects what the frontend logged meanwhile.
     pub fn run_logged(&self, program: &str, args: &[String], env: &[(&str, &str)]) -> Outcome {
-        let before = std::fs::metadata(&self.buildkitd_log)
-            .map(|m| m.len())
-            .unwrap_or(0);
+        self.run_logged_in(&self.buildkitd_log, program, args, env)
+    }
+
+    /// Runs a build client; `log` is the log of the daemon that runs the frontend.
+    pub fn run_logged_in(
+        &self,
+        log: &std::path::Path,
+        program: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> Outcome {
+        let before = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
         let out = Command::new(program)
             .envs(env.iter().copied())
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-        let log = std::fs::read(&self.buildkitd_log).unwrap_or_default();
+        let log = std::fs::read(log).unwrap_or_default();
         let new = String::from_utf8_lossy(&log[(before as usize).min(log.len())..]).to_string();
         Outcome {
             ok: out.status.success(),

@@ -1,0 +1,72 @@
+//! `docker build` through Debian's Docker 20.10 (its embedded BuildKit is old: no
+//! `source.metaresolver`), from the rig started by scripts/test.sh.
+
+mod common;
+
+use common::{Outcome, Rig, rig, serial};
+use serde_json::Value;
+use sha2::Digest;
+
+fn docker_build(rig: &Rig, example: &str, tag: Option<&str>) -> Outcome {
+    let mut args = vec!["build".to_string(), "--progress".into(), "plain".into()];
+    if let Some(t) = tag {
+        args.extend(["-t".into(), t.to_string()]);
+    }
+    args.push(rig.example(example).display().to_string());
+    rig.run_logged_in(
+        &rig.dockerd_log,
+        "/usr/bin/docker",
+        &args,
+        &[("DOCKER_HOST", &rig.docker_host), ("DOCKER_BUILDKIT", "1")],
+    )
+}
+
+fn report(out: &Outcome) -> Value {
+    let line = out
+        .frontend_log
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("verified-frontend: report "))
+        .unwrap_or_else(|| panic!("the verified frontend did not run:\n{}", out.output));
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn docker_20_10_build_pins_an_unpinned_image_with_resolve_image_config() {
+    let _serial = serial();
+    let rig = rig();
+    let out = docker_build(&rig, "multistage", Some("vf-e2e/multistage:docker"));
+    assert!(out.ok, "{}", out.output);
+
+    // Docker 20.10's Dockerfile frontend leaves `COPY --from=<image>` as a tag; the
+    // verified frontend pinned it to the digest the registry serves for that tag.
+    let index = rig.get("tools/manifests/1", common::OCI_INDEX);
+    let want = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&index)));
+    let r = report(&out);
+    let tools = r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["original"] == "docker-image://127.0.0.1:5000/tools:1")
+        .unwrap_or_else(|| panic!("no unpinned tools:1 source in {r}"));
+    assert_eq!(tools["resolved"], want.as_str());
+    assert_eq!(
+        tools["pinned"],
+        format!("docker-image://127.0.0.1:5000/tools:1@{want}").as_str()
+    );
+}
+
+#[test]
+fn docker_20_10_refuses_http_sources_naming_the_missing_capability() {
+    let _serial = serial();
+    let rig = rig();
+    let out = docker_build(&rig, "add-http", None);
+    assert!(!out.ok, "{}", out.output);
+    let last = out.output.lines().last().unwrap_or_default();
+    assert!(
+        last.ends_with(
+            "cannot pin source http://127.0.0.1:8777/hello.txt (Dockerfile:3): the buildkit daemon lacks capability source.metaresolver, needed to resolve http sources to pin them"
+        ),
+        "{last}"
+    );
+}
