@@ -16,13 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 N=${N:-10}
 EXAMPLES=${EXAMPLES:-"multistage add-http add-git run-mount build-args multi-platform quickstart"}
 
-if ! buildctl debug workers >/dev/null 2>&1; then
-  bash "$VF_ROOT/scripts/setup.sh"
-  bash "$VF_ROOT/scripts/rig.sh" start
-  trap 'bash "$VF_ROOT/scripts/rig.sh" stop' EXIT
-  bash "$VF_ROOT/scripts/fixtures.sh"
-  bash "$VF_ROOT/frontend/build.sh"
-fi
+buildctl debug workers >/dev/null 2>&1 || rig_up
 
 build() { # mode example
   local dir=$VF_ROOT/testdata/examples/$2 extra=(--frontend dockerfile.v0)

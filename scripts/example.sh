@@ -4,11 +4,7 @@
 # `# syntax=127.0.0.1:5000/verified-frontend`, and prints what the frontend pinned.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-bash "$VF_ROOT/scripts/setup.sh"
-bash "$VF_ROOT/scripts/rig.sh" start
-trap 'bash "$VF_ROOT/scripts/rig.sh" stop' EXIT
-bash "$VF_ROOT/scripts/fixtures.sh"
-bash "$VF_ROOT/frontend/build.sh"
+rig_up
 
 example=$VF_ROOT/testdata/examples/quickstart
 log "verified build of $example"

@@ -23,3 +23,13 @@ export PATH=$VF_RIG/bin:$PATH
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Installs the rig's tools, starts its services (stopped again when the calling script
+# exits), creates the test inputs and pushes the frontend image.
+rig_up() {
+  bash "$VF_ROOT/scripts/setup.sh"
+  bash "$VF_ROOT/scripts/rig.sh" start
+  trap 'bash "$VF_ROOT/scripts/rig.sh" stop' EXIT
+  bash "$VF_ROOT/scripts/fixtures.sh"
+  bash "$VF_ROOT/frontend/build.sh"
+}

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::gateway::{Bridge, Options, SubResult};
-use crate::graph::{self, Graph, SourceUpdate};
+use crate::graph::{self, Parsed, SourceUpdate};
 use crate::proto::{gw, pb};
 use crate::resolve::{self, Resolution};
 
@@ -97,25 +97,25 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     // Every op of every returned definition is parsed before anything is resolved, so a
     // graph this frontend cannot verify fails the build before any network traffic.
     let t = Instant::now();
-    let mut graphs: Vec<(Option<String>, Graph)> = Vec::new();
+    let mut graphs: Vec<(Option<String>, Parsed)> = Vec::new();
     let mut lines: HashMap<String, String> = HashMap::new();
     for (key, r) in &sub.refs {
         // An empty def is an empty result (e.g. FROM scratch with no files): nothing to verify.
         if !r.def.is_empty() {
-            let def = graph::decode(&r.def)?;
-            lines.extend(graph::source_lines(&def));
-            graphs.push((key.clone(), Graph::parse(&def)?));
+            let parsed = Parsed::new(&r.def)?;
+            lines.extend(graph::source_lines(&parsed.def));
+            graphs.push((key.clone(), parsed));
         }
     }
     let mut wanted: BTreeMap<SourceKey, Wanted> = BTreeMap::new();
-    for (_, g) in &graphs {
-        for (node, op) in g.sources() {
+    for (_, p) in &graphs {
+        for (node, op) in p.graph.sources() {
             wanted
                 .entry(source_key(node, op))
                 .or_insert_with(|| Wanted {
                     op: op.clone(),
                     platform: node.platform.clone(),
-                    location: g.location(&node.digest, &lines).cloned(),
+                    location: p.graph.location(&node.digest, &lines).cloned(),
                 });
         }
     }
@@ -130,8 +130,9 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
 
     let t = Instant::now();
     let mut pinned_defs: BTreeMap<Option<String>, Vec<u8>> = BTreeMap::new();
-    for (key, g) in &graphs {
-        let updates: HashMap<String, SourceUpdate> = g
+    for (key, p) in &graphs {
+        let updates: HashMap<String, SourceUpdate> = p
+            .graph
             .sources()
             .filter_map(|(node, op)| {
                 by_key[&source_key(node, op)]
@@ -143,11 +144,10 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
         // Re-solve even an unchanged definition: BuildKit's provenance then records this
         // frontend among the build's dependencies, which it does not for the
         // sub-frontend's own refs.
-        let raw = &sub.refs[key].def;
         let out = if updates.is_empty() {
-            raw.clone()
+            p.raw.to_vec()
         } else {
-            graph::rewrite(raw, &updates)?.0
+            graph::rewrite(p, &updates)?.0
         };
         pinned_defs.insert(key.clone(), out);
     }

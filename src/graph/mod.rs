@@ -66,6 +66,21 @@ pub fn decode(raw: &[u8]) -> Result<pb::Definition> {
         .map_err(|e| Error::graph(format!("cannot decode the definition: {e}")))
 }
 
+/// A definition as BuildKit sent it, with its decoded form and op graph, parsed once.
+pub struct Parsed<'a> {
+    pub raw: &'a [u8],
+    pub def: pb::Definition,
+    pub graph: Graph,
+}
+
+impl<'a> Parsed<'a> {
+    pub fn new(raw: &'a [u8]) -> Result<Self> {
+        let def = decode(raw)?;
+        let graph = Graph::parse(&def)?;
+        Ok(Parsed { raw, def, graph })
+    }
+}
+
 impl Graph {
     pub fn parse(def: &pb::Definition) -> Result<Self> {
         let mut nodes = Vec::with_capacity(def.def.len());

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use prost::encoding::{WireType, encode_key, encode_varint};
 
 use super::wire::{self, put_bytes};
-use super::{Graph, OP_INPUTS, OP_SOURCE, digest_of};
+use super::{Graph, OP_INPUTS, OP_SOURCE, Parsed, digest_of};
 use crate::error::{Error, Result};
 
 /// New identity for one source op: its identifier and attributes to set (added or replaced).
@@ -23,11 +23,10 @@ pub struct SourceUpdate {
 /// changed. The definition is edited at the wire level: op bytes are replaced, metadata and
 /// source-location keys renamed, and every other byte is kept as BuildKit sent it.
 pub fn rewrite(
-    raw: &[u8],
+    parsed: &Parsed<'_>,
     updates: &HashMap<String, SourceUpdate>,
 ) -> Result<(Vec<u8>, HashMap<String, String>)> {
-    let def = super::decode(raw)?;
-    let graph = Graph::parse(&def)?;
+    let Parsed { raw, def, graph } = parsed;
     let index: HashMap<&str, usize> = graph
         .nodes
         .iter()
@@ -42,7 +41,7 @@ pub fn rewrite(
 
     // Ops are emitted inputs-first by BuildKit's marshaller, but nothing requires it: visit
     // in dependency order explicitly, so a renamed input is known before its dependents.
-    let order = topo_order(&graph, &index)?;
+    let order = topo_order(graph, &index)?;
     let mut new_ops: Vec<Option<Vec<u8>>> = vec![None; def.def.len()];
     let mut renamed: HashMap<String, String> = HashMap::new();
     for i in order {
@@ -327,7 +326,8 @@ mod tests {
                 &[("image.checksum", "x")],
             ),
         )]);
-        let (out, renamed) = rewrite(&def.encode_to_vec(), &updates).unwrap();
+        let (out, renamed) =
+            rewrite(&Parsed::new(&def.encode_to_vec()).unwrap(), &updates).unwrap();
         let out = super::super::decode(&out).unwrap();
 
         // untouched ops keep their bytes
@@ -370,7 +370,7 @@ mod tests {
             digest_of(&img),
             pin("docker-image://a/b:c@sha256:1", &[("m", "3")]),
         )]);
-        let (out, _) = rewrite(&def.encode_to_vec(), &updates).unwrap();
+        let (out, _) = rewrite(&Parsed::new(&def.encode_to_vec()).unwrap(), &updates).unwrap();
         let out = super::super::decode(&out).unwrap();
         let expected = source_op(
             "docker-image://a/b:c@sha256:1",
@@ -425,7 +425,7 @@ mod tests {
             }
         }
         let updates = HashMap::from([(digest_of(&img), pin("docker-image://a/b:c@sha256:1", &[]))]);
-        let (out, renamed) = rewrite(&go_raw, &updates).unwrap();
+        let (out, renamed) = rewrite(&Parsed::new(&go_raw).unwrap(), &updates).unwrap();
         let new_run = &renamed[&digest_of(&run)];
         let f = wire::fields(&out).unwrap();
         let src = f
@@ -445,6 +445,6 @@ mod tests {
         let img = source_op("docker-image://a/b:c", &[]);
         let def = definition(vec![img.clone(), terminal(&img)]);
         let updates = HashMap::from([("sha256:nope".to_string(), pin("x", &[]))]);
-        assert!(rewrite(&def.encode_to_vec(), &updates).is_err());
+        assert!(rewrite(&Parsed::new(&def.encode_to_vec()).unwrap(), &updates).is_err());
     }
 }

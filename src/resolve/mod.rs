@@ -182,14 +182,20 @@ async fn source_meta(
         "source.metaresolver",
         &format!("resolve {what} sources to pin them"),
     )?;
-    bridge
-        .resolve_source_meta(gw::ResolveSourceMetaRequest {
-            source: Some(op.clone()),
-            platform: platform.cloned(),
-            resolve_mode: op.attrs.get(ATTR_RESOLVE_MODE).cloned().unwrap_or_default(),
-            ..Default::default()
-        })
-        .await
+    bridge.resolve_source_meta(meta_request(op, platform)).await
+}
+
+/// The request that resolves `op` as the build would load it (same platform, same mode).
+fn meta_request(
+    op: &pb::SourceOp,
+    platform: Option<&pb::Platform>,
+) -> gw::ResolveSourceMetaRequest {
+    gw::ResolveSourceMetaRequest {
+        source: Some(op.clone()),
+        platform: platform.cloned(),
+        resolve_mode: op.attrs.get(ATTR_RESOLVE_MODE).cloned().unwrap_or_default(),
+        ..Default::default()
+    }
 }
 
 async fn pin_image(
@@ -216,11 +222,8 @@ async fn pin_image(
     let (digest, config) = if bridge.caps.has_frontend("source.metaresolver") {
         let meta = bridge
             .resolve_source_meta(gw::ResolveSourceMetaRequest {
-                source: Some(op.clone()),
-                platform: platform.cloned(),
-                resolve_mode: op.attrs.get(ATTR_RESOLVE_MODE).cloned().unwrap_or_default(),
                 image: Some(gw::ResolveSourceImageRequest::default()),
-                ..Default::default()
+                ..meta_request(op, platform)
             })
             .await?;
         let img = meta
