@@ -326,41 +326,64 @@ fn unresolvable_source_fails_closed_naming_source_and_line() {
     assert!(!out.output.contains("[2/2] ADD"), "{}", out.output);
 }
 
+/// Runs buildx against the rig's buildkitd through a remote-driver builder of its own.
+fn buildx(rig: &Rig, args: &[&str]) -> common::Outcome {
+    let config = format!("{}/buildx", std::env::var("VF_RIG").unwrap());
+    let env = [("BUILDX_CONFIG", config.as_str())];
+    let host = std::env::var("VF_BUILDKIT_HOST").unwrap();
+    let strings = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let inspect = rig.run_logged("buildx", &strings(&["inspect", "vf-e2e"]), &env);
+    if !inspect.ok {
+        let created = rig.run_logged(
+            "buildx",
+            &strings(&["create", "--name", "vf-e2e", "--driver", "remote", &host]),
+            &env,
+        );
+        assert!(created.ok, "{}", created.output);
+    }
+    let mut all = vec!["--builder", "vf-e2e"];
+    all.extend(args);
+    rig.run_logged("buildx", &strings(&all), &env)
+}
+
 #[test]
 fn buildx_build_against_the_daemon() {
     let _serial = serial();
     let rig = rig();
-    let config = format!("{}/buildx", std::env::var("VF_RIG").unwrap());
-    let env = [("BUILDX_CONFIG", config.as_str())];
-    let host = std::env::var("VF_BUILDKIT_HOST").unwrap();
-    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    rig.run_logged("buildx", &args(&["rm", "vf-e2e"]), &env);
-    let created = rig.run_logged(
-        "buildx",
-        &args(&["create", "--name", "vf-e2e", "--driver", "remote", &host]),
-        &env,
-    );
-    assert!(created.ok, "{}", created.output);
-
     let output = format!("type=image,name={}/e2e/buildx:v,push=true", rig.registry);
     let dir = rig.example("add-git").display().to_string();
-    let out = rig.run_logged(
-        "buildx",
-        &args(&[
-            "--builder",
-            "vf-e2e",
-            "build",
-            "--progress",
-            "plain",
-            "--output",
-            &output,
-            &dir,
-        ]),
-        &env,
+    let out = buildx(
+        &rig,
+        &["build", "--progress", "plain", "--output", &output, &dir],
     );
     assert!(out.ok, "{}", out.output);
     assert_eq!(kinds(&report(&out.frontend_log)), ["git", "git", "image"]);
     assert_eq!(rig.image("e2e/buildx", "v").images.len(), 1);
+}
+
+#[test]
+fn buildx_call_subrequests_are_answered_through_the_frontend() {
+    let _serial = serial();
+    let rig = rig();
+    let dir = rig.example("build-args").display().to_string();
+    let out = buildx(&rig, &["build", "--call", "outline", &dir]);
+    assert!(out.ok, "{}", out.output);
+    let table: Vec<&str> = out
+        .output
+        .lines()
+        .filter(|l| l.starts_with("BASE ") || l.starts_with("GREETING "))
+        .collect();
+    assert_eq!(table.len(), 2, "{}", out.output);
+    assert!(
+        table[0].contains("127.0.0.1:5000/busybox:latest"),
+        "{table:?}"
+    );
+    let out = buildx(&rig, &["build", "--call", "check", &dir]);
+    assert!(
+        out.ok && out.output.contains("Check complete, no warnings found."),
+        "{}",
+        out.output
+    );
 }
 
 #[test]

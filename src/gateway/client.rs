@@ -7,6 +7,8 @@ use crate::error::{Error, Result};
 use crate::proto::google::rpc::Status;
 use crate::proto::gw::{self, llb_bridge_client::LlbBridgeClient};
 
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Capabilities the daemon announced in `Ping`.
 #[derive(Debug, Clone, Default)]
 pub struct Caps {
@@ -70,9 +72,11 @@ impl Bridge {
         let mut client = LlbBridgeClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
-        let pong = client
-            .ping(gw::PingRequest {})
+        // Go's gateway client gives Ping 15 s too: a daemon that does not answer the first
+        // call will not answer later ones, and a frontend must not hang the build.
+        let pong = tokio::time::timeout(PING_TIMEOUT, client.ping(gw::PingRequest {}))
             .await
+            .map_err(|_| Error::Connect(format!("no answer to Ping within {PING_TIMEOUT:?}")))?
             .map_err(|s| Error::gateway("Ping", s))?
             .into_inner();
         let caps = Caps::from_pong(&pong);
