@@ -25,6 +25,13 @@ pub enum Error {
     #[error("the buildkit daemon lacks capability {cap}, needed to {why}")]
     MissingCap { cap: String, why: String },
 
+    /// One line per denied source.
+    #[error("{0}")]
+    Denied(String),
+
+    #[error("policy {file}: {message}")]
+    Policy { file: String, message: String },
+
     #[error("invalid build graph: {0}")]
     Graph(String),
 

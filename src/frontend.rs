@@ -1,29 +1,40 @@
 //! One verified build, start to finish:
-//! options -> Dockerfile frontend's graph -> sources -> resolutions (pins) -> rewritten
-//! graph -> solved result, returned with the Dockerfile frontend's metadata.
+//! options -> policies -> Dockerfile frontend's graph -> sources -> resolutions -> policy
+//! verdicts -> rewritten (pinned) graph -> solved result, returned with the Dockerfile
+//! frontend's metadata.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use futures::future::try_join_all;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::gateway::{Bridge, Options, SubResult};
 use crate::graph::{self, Parsed, SourceUpdate};
+use crate::policy::{self, Decision, Mode, Needs, PolicySet, input};
 use crate::proto::{gw, pb};
 use crate::resolve::{self, Resolution};
+use crate::sources::{ImageRef, Source};
 
 /// Result metadata keys this frontend adds next to the Dockerfile frontend's own.
 pub const META_SOURCES: &str = "verified-frontend.sources";
 pub const META_TIMINGS: &str = "verified-frontend.timings";
 
+/// A `pin_image` may lead to another: BuildKit allows 20 conversions, Buildx 10.
+const MAX_CONVERSIONS: usize = 10;
+
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Timings {
     /// Process start until the daemon answered Ping.
     pub start_ms: f64,
+    /// Reading and compiling policies, and deciding the frontend images.
+    pub policy_load_ms: f64,
     pub subsolve_ms: f64,
     pub resolve_ms: f64,
+    /// Policy evaluation of the build's sources (pin conversions included).
+    pub evaluate_ms: f64,
     pub rewrite_ms: f64,
     pub solve_ms: f64,
 }
@@ -32,18 +43,31 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
-/// One line of the per-source record returned in the result metadata.
-#[derive(Debug, Serialize)]
-struct SourceRecord<'a> {
+/// What was decided about one source, for the report and for errors.
+#[derive(Debug, Clone, Serialize)]
+struct SourceRecord {
+    /// `build` for the build's own sources; `frontend` for frontend images.
+    role: &'static str,
     kind: &'static str,
-    original: &'a str,
-    pinned: &'a str,
+    original: String,
+    pinned: String,
     /// Attributes the pin added (e.g. `git.checksum`, `http.checksum`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pin_attrs: BTreeMap<String, String>,
     /// Digest, commit or checksum the source resolved to; empty for local sources.
     resolved: String,
     platforms: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<String>,
+    /// `allow`, `deny`, or `none` when no policy was loaded.
+    decision: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    policy: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deny_msg: Vec<String>,
+    /// The input document's object for this source, as the policy saw it.
+    #[serde(skip)]
+    facts: Value,
 }
 
 /// Identity of a source for resolution: the same op on the same platform resolves once,
@@ -76,11 +100,203 @@ fn platform_id(p: Option<&pb::Platform>) -> Option<String> {
     })
 }
 
+/// Applies the policies to resolved sources.
+struct Decider<'a> {
+    bridge: &'a Bridge,
+    policies: PolicySet,
+    env: Value,
+    needs: Needs,
+}
+
+/// A decided source: its final op (after any `pin_image` conversion) and the update that
+/// pins it in the graph.
+struct Verdict {
+    record: SourceRecord,
+    update: Option<SourceUpdate>,
+}
+
+impl Decider<'_> {
+    async fn decide(
+        &mut self,
+        original: &pb::SourceOp,
+        platform: Option<&pb::Platform>,
+        location: Option<String>,
+        mut res: Resolution,
+        role: &'static str,
+    ) -> Result<Verdict> {
+        let id = original.identifier.as_str();
+        let mut op = original.clone();
+        let mut decision: Option<Decision> = None;
+        let mut facts = Value::Null;
+        for _ in 0..=MAX_CONVERSIONS {
+            let doc = input::document(&self.env, &res.source, &op, platform, Some(&res.facts))
+                .map_err(|e| Error::source(id, e).at(location.as_ref()))?;
+            facts = doc
+                .as_object()
+                .and_then(|o| o.iter().find(|(k, _)| *k != "env"))
+                .map(|(_, v)| v.clone())
+                .unwrap_or(Value::Null);
+            if self.policies.is_empty() {
+                break;
+            }
+            let d = self.policies.evaluate(&doc)?;
+            for line in &d.prints {
+                eprintln!("verified-frontend: print {line}");
+            }
+            match (&d.pin, &res.source) {
+                (None, _) => {
+                    decision = Some(d);
+                    break;
+                }
+                (Some(digest), Source::Image(r)) if r.digest.as_deref() == Some(digest) => {
+                    decision = Some(Decision { pin: None, ..d });
+                    break;
+                }
+                (Some(digest), Source::Image(r)) => {
+                    // CONVERT, as BuildKit applies it: the pinned source is a new source,
+                    // resolved and decided again.
+                    op.identifier = format!("docker-image://{}", r.with_digest(digest));
+                    res = resolve::resolve(self.bridge, &op, platform, self.needs)
+                        .await
+                        .map_err(|e| e.at(location.as_ref()))?;
+                }
+                (Some(_), _) => {
+                    return Err(Error::Policy {
+                        file: d.policy,
+                        message: format!("pin_image used for {id}, which is not an image"),
+                    });
+                }
+            }
+        }
+        if !self.policies.is_empty() && decision.is_none() {
+            return Err(Error::Policy {
+                file: self.policies.names().join(", "),
+                message: format!("more than {MAX_CONVERSIONS} pin_image conversions for {id}"),
+            });
+        }
+        let converted = op.identifier != original.identifier;
+        let update = match (res.update.clone(), converted) {
+            (Some(u), _) => Some(u),
+            (None, true) => Some(SourceUpdate {
+                identifier: op.identifier.clone(),
+                attrs: BTreeMap::new(),
+                caps: vec![],
+            }),
+            (None, false) => None,
+        };
+        let pinned = update
+            .as_ref()
+            .map_or(original.identifier.clone(), |u| u.identifier.clone());
+        let (decision_word, policy, deny_msg) = match decision {
+            None => ("none", String::new(), vec![]),
+            Some(d) => (if d.allow { "allow" } else { "deny" }, d.policy, d.deny_msg),
+        };
+        Ok(Verdict {
+            record: SourceRecord {
+                role,
+                kind: res.source.kind(),
+                original: original.identifier.clone(),
+                pinned,
+                pin_attrs: update.as_ref().map(|u| u.attrs.clone()).unwrap_or_default(),
+                resolved: res.facts.resolved().to_string(),
+                platforms: platform_id(platform).into_iter().collect(),
+                location,
+                decision: decision_word,
+                policy,
+                deny_msg,
+                facts,
+            },
+            update,
+        })
+    }
+
+    /// Decides a frontend image (this one, or the Dockerfile frontend it calls). Returns
+    /// the record; its `pinned` reference is what the build may run.
+    async fn frontend_image(&mut self, reference: &str, role_label: &str) -> Result<SourceRecord> {
+        let r = ImageRef::normalize(reference)
+            .map_err(|e| Error::option(role_label, format!("{reference:?}: {e}")))?;
+        let op = pb::SourceOp {
+            identifier: format!("docker-image://{r}"),
+            attrs: BTreeMap::new(),
+        };
+        let platform = self.bridge.worker_platform.clone();
+        let res = resolve::resolve(self.bridge, &op, platform.as_ref(), self.needs).await?;
+        let location = Some(format!("{role_label} {reference}"));
+        Ok(self
+            .decide(&op, platform.as_ref(), location, res, "frontend")
+            .await?
+            .record)
+    }
+}
+
+/// One line per denied source: what, where, which policy, why, and the facts it saw.
+fn denial(rec: &SourceRecord) -> String {
+    let at = rec
+        .location
+        .as_ref()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    let why = if rec.deny_msg.is_empty() {
+        "no rule allowed it".to_string()
+    } else {
+        rec.deny_msg.join("; ")
+    };
+    let mut facts = rec.facts.to_string();
+    if facts.len() > 1200 {
+        let cut = (0..=1200)
+            .rev()
+            .find(|i| facts.is_char_boundary(*i))
+            .unwrap_or(0);
+        facts.truncate(cut);
+        facts.push('…');
+    }
+    format!(
+        "source {}{at} denied by policy {}: {why}; facts: {facts}",
+        rec.original, rec.policy
+    )
+}
+
 pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<gw::Result> {
     let mut timings = Timings {
         start_ms: ms(started.elapsed()),
         ..Default::default()
     };
+
+    // Policies are read and compiled before anything else is resolved: a broken policy
+    // fails the build at once.
+    let t = Instant::now();
+    let policies = match opts.policy_mode {
+        Mode::Off => PolicySet::compile(vec![])?,
+        Mode::Enforce | Mode::Warn => PolicySet::compile(policy::load(bridge, opts).await?)?,
+    };
+    let mut forwarded = opts.forwarded();
+    let needs = if policies.is_empty() {
+        Needs::default()
+    } else {
+        policies.needs()
+    };
+    let mut decider = Decider {
+        bridge,
+        env: input::env(&forwarded),
+        policies,
+        needs,
+    };
+    let mut records: Vec<SourceRecord> = Vec::new();
+
+    // The frontend images are sources too. This one is already running, but it refuses to
+    // go on if the policy denies it; the Dockerfile frontend it calls is decided and pinned
+    // before it runs.
+    if let Some(own) = opts.all.get(crate::gateway::options::OPT_SOURCE) {
+        records.push(decider.frontend_image(own, "frontend image").await?);
+    }
+    if let Some(df) = &opts.dockerfile_frontend {
+        let rec = decider.frontend_image(df, "dockerfile-frontend").await?;
+        let pinned = rec.pinned.trim_start_matches("docker-image://").to_string();
+        forwarded.insert(crate::gateway::options::OPT_SOURCE.into(), pinned);
+        records.push(rec);
+    }
+    check_denials(&records, opts.policy_mode)?;
+    timings.policy_load_ms = ms(t.elapsed());
 
     let t = Instant::now();
     let inputs = bridge.inputs().await?;
@@ -89,9 +305,7 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     } else {
         "dockerfile.v0"
     };
-    let sub = bridge
-        .solve_frontend(frontend, opts.forwarded(), inputs)
-        .await?;
+    let sub = bridge.solve_frontend(frontend, forwarded, inputs).await?;
     timings.subsolve_ms = ms(t.elapsed());
 
     // Every op of every returned definition is parsed before anything is resolved, so a
@@ -120,13 +334,27 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
         }
     }
     let resolved: Vec<Resolution> = try_join_all(wanted.values().map(|w| async {
-        resolve::resolve(bridge, &w.op, w.platform.as_ref())
+        resolve::resolve(bridge, &w.op, w.platform.as_ref(), needs)
             .await
             .map_err(|e| e.at(w.location.as_ref()))
     }))
     .await?;
-    let by_key: HashMap<&SourceKey, &Resolution> = wanted.keys().zip(resolved.iter()).collect();
     timings.resolve_ms = ms(t.elapsed());
+
+    let t = Instant::now();
+    let mut updates_by_key: HashMap<&SourceKey, Option<SourceUpdate>> = HashMap::new();
+    let mut build_records: Vec<SourceRecord> = Vec::new();
+    for ((key, w), res) in wanted.iter().zip(resolved) {
+        let v = decider
+            .decide(&w.op, w.platform.as_ref(), w.location.clone(), res, "build")
+            .await?;
+        updates_by_key.insert(key, v.update);
+        build_records.push(v.record);
+    }
+    timings.evaluate_ms = ms(t.elapsed());
+    let build_records = merge_platforms(build_records);
+    records.extend(build_records);
+    check_denials(&records, opts.policy_mode)?;
 
     let t = Instant::now();
     let mut pinned_defs: BTreeMap<Option<String>, Vec<u8>> = BTreeMap::new();
@@ -135,8 +363,7 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
             .graph
             .sources()
             .filter_map(|(node, op)| {
-                by_key[&source_key(node, op)]
-                    .update
+                updates_by_key[&source_key(node, op)]
                     .clone()
                     .map(|u| (node.digest.clone(), u))
             })
@@ -164,47 +391,62 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     }
     timings.solve_ms = ms(t.elapsed());
 
-    let records = records(&wanted, &by_key);
+    let policy_names: Vec<&str> = decider.policies.names();
     // stderr goes to buildkitd's log: one JSON line per build for operators (and the tests).
     eprintln!(
         "verified-frontend: report {}",
-        serde_json::json!({"sources": &records, "timings": &timings})
+        serde_json::json!({"policies": &policy_names, "sources": &records, "timings": &timings})
     );
-    Ok(assemble(sub, refs, &records, &timings))
+    let report = serde_json::json!({"policies": policy_names, "sources": &records});
+    Ok(assemble(sub, refs, &report, &timings))
 }
 
-fn records<'a>(
-    wanted: &'a BTreeMap<SourceKey, Wanted>,
-    by_key: &HashMap<&SourceKey, &'a Resolution>,
-) -> Vec<SourceRecord<'a>> {
-    let mut out: BTreeMap<&str, SourceRecord<'a>> = BTreeMap::new();
-    for key in wanted.keys() {
-        let r = by_key[key];
-        let rec = out
-            .entry(r.pinned_identifier())
-            .or_insert_with(|| SourceRecord {
-                kind: r.source.kind(),
-                original: &r.original,
-                pinned: r.pinned_identifier(),
-                pin_attrs: r
-                    .update
-                    .as_ref()
-                    .map(|u| u.attrs.clone())
-                    .unwrap_or_default(),
-                resolved: r.facts.resolved().to_string(),
-                platforms: vec![],
-            });
-        if let Some(p) = &key.2 {
-            rec.platforms.push(p.clone());
+/// The same source decided for several platforms is one record with all its platforms.
+fn merge_platforms(records: Vec<SourceRecord>) -> Vec<SourceRecord> {
+    let mut out: BTreeMap<(String, String, &'static str), SourceRecord> = BTreeMap::new();
+    for r in records {
+        let key = (r.original.clone(), r.pinned.clone(), r.decision);
+        match out.get_mut(&key) {
+            Some(existing) => existing.platforms.extend(r.platforms),
+            None => {
+                out.insert(key, r);
+            }
         }
     }
-    out.into_values().collect()
+    out.into_values()
+        .map(|mut r| {
+            r.platforms.sort();
+            r.platforms.dedup();
+            r
+        })
+        .collect()
+}
+
+/// In enforce mode, any denied source fails the build, naming every one of them.
+fn check_denials(records: &[SourceRecord], mode: Mode) -> Result<()> {
+    let denied: Vec<String> = records
+        .iter()
+        .filter(|r| r.decision == "deny")
+        .map(denial)
+        .collect();
+    if denied.is_empty() {
+        return Ok(());
+    }
+    match mode {
+        Mode::Enforce => Err(Error::Denied(denied.join("\n"))),
+        Mode::Warn | Mode::Off => {
+            for d in &denied {
+                eprintln!("verified-frontend: warning: {d}");
+            }
+            Ok(())
+        }
+    }
 }
 
 fn assemble(
     sub: SubResult,
     refs: BTreeMap<Option<String>, gw::Ref>,
-    records: &[SourceRecord<'_>],
+    report: &Value,
     timings: &Timings,
 ) -> gw::Result {
     let result = match refs.get(&None) {
@@ -220,7 +462,7 @@ fn assemble(
     let mut metadata = sub.metadata;
     metadata.insert(
         META_SOURCES.to_string(),
-        serde_json::to_vec(records).unwrap_or_default(),
+        serde_json::to_vec(report).unwrap_or_default(),
     );
     metadata.insert(
         META_TIMINGS.to_string(),

@@ -5,6 +5,7 @@ pub mod error;
 pub mod frontend;
 pub mod gateway;
 pub mod graph;
+pub mod policy;
 pub mod proto;
 pub mod resolve;
 pub mod sources;

@@ -63,6 +63,8 @@ pub struct SubResult {
 pub struct Bridge {
     client: LlbBridgeClient<Channel>,
     pub caps: Caps,
+    /// The default worker's first platform: what BuildKit resolved this frontend image for.
+    pub worker_platform: Option<crate::proto::pb::Platform>,
 }
 
 impl Bridge {
@@ -80,7 +82,16 @@ impl Bridge {
             .map_err(|s| Error::gateway("Ping", s))?
             .into_inner();
         let caps = Caps::from_pong(&pong);
-        Ok(Bridge { client, caps })
+        let worker_platform = pong
+            .workers
+            .first()
+            .and_then(|w| w.platforms.first())
+            .cloned();
+        Ok(Bridge {
+            client,
+            caps,
+            worker_platform,
+        })
     }
 
     /// The client's frontend inputs (named contexts given as LLB), as marshalled definitions.
@@ -174,6 +185,32 @@ impl Bridge {
             other => Err(Error::Other(format!(
                 "solving the pinned definition returned an unexpected result shape: {other:?}"
             ))),
+        }
+    }
+
+    /// Reads a file from a solved ref; `Ok(None)` if it does not exist.
+    pub async fn read_file(&self, ref_id: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        self.caps
+            .require_frontend("readfile", "read policy files from the build context")?;
+        let resp = self
+            .client
+            .clone()
+            .read_file(gw::ReadFileRequest {
+                r#ref: ref_id.to_string(),
+                file_path: path.to_string(),
+                ..Default::default()
+            })
+            .await;
+        match resp {
+            Ok(r) => Ok(Some(r.into_inner().data)),
+            // BuildKit reports a missing file as the OS error text, with code Unknown.
+            Err(s)
+                if s.code() == tonic::Code::NotFound
+                    || s.message().contains("no such file or directory") =>
+            {
+                Ok(None)
+            }
+            Err(s) => Err(Error::gateway("ReadFile", s)),
         }
     }
 

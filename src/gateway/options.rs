@@ -3,12 +3,27 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::policy::Mode as PolicyMode;
 
 const OPT_PREFIX: &str = "BUILDKIT_FRONTEND_OPT_";
 
 /// Options this frontend consumes itself; everything else is forwarded untouched to the
 /// Dockerfile frontend so a verified build sees exactly the options a plain build would.
 pub const OPT_DOCKERFILE_FRONTEND: &str = "dockerfile-frontend";
+/// Extra policy files in the build context (comma-separated); each must allow every source.
+pub const OPT_POLICY: &str = "policy";
+/// `enforce` (default), `warn` or `off`.
+pub const OPT_POLICY_MODE: &str = "policy-mode";
+
+/// `docker build` can pass only build args, so each option also has a build-arg form.
+fn build_arg_form(key: &str) -> String {
+    format!(
+        "build-arg:VERIFIED_FRONTEND_{}",
+        key.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+const OWN_OPTIONS: [&str; 3] = [OPT_DOCKERFILE_FRONTEND, OPT_POLICY, OPT_POLICY_MODE];
 
 /// Keys the Dockerfile frontend reads that this frontend also sets.
 pub const OPT_CMDLINE: &str = "cmdline";
@@ -20,6 +35,9 @@ pub struct Options {
     pub all: BTreeMap<String, String>,
     /// Image of another Dockerfile frontend to call instead of the daemon's built-in one.
     pub dockerfile_frontend: Option<String>,
+    /// Policy files named by the `policy` option, in order.
+    pub policies: Vec<String>,
+    pub policy_mode: PolicyMode,
 }
 
 impl Options {
@@ -42,7 +60,8 @@ impl Options {
             };
             all.insert(key.to_string(), val.to_string());
         }
-        let dockerfile_frontend = match all.get(OPT_DOCKERFILE_FRONTEND) {
+        let own = |key: &str| all.get(key).or_else(|| all.get(&build_arg_form(key)));
+        let dockerfile_frontend = match own(OPT_DOCKERFILE_FRONTEND) {
             Some(v) if v.trim().is_empty() => {
                 return Err(Error::option(
                     OPT_DOCKERFILE_FRONTEND,
@@ -52,9 +71,32 @@ impl Options {
             Some(v) => Some(v.trim().to_string()),
             None => None,
         };
+        let policies: Vec<String> = own(OPT_POLICY)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for p in &policies {
+            if p.starts_with('/') || p.split('/').any(|c| c == "..") {
+                return Err(Error::option(
+                    OPT_POLICY,
+                    format!("{p:?} must be a path inside the build context"),
+                ));
+            }
+        }
+        let policy_mode = match own(OPT_POLICY_MODE) {
+            Some(m) => PolicyMode::parse(m.trim())?,
+            None => PolicyMode::default(),
+        };
         Ok(Options {
             all,
             dockerfile_frontend,
+            policies,
+            policy_mode,
         })
     }
 
@@ -66,7 +108,11 @@ impl Options {
         let mut out: BTreeMap<String, String> = self
             .all
             .iter()
-            .filter(|(k, _)| k.as_str() != OPT_DOCKERFILE_FRONTEND)
+            .filter(|(k, _)| {
+                !OWN_OPTIONS
+                    .iter()
+                    .any(|o| k.as_str() == *o || **k == build_arg_form(o))
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         if !out.contains_key(OPT_CMDLINE) {
@@ -124,6 +170,43 @@ mod tests {
         let f = o.forwarded();
         assert!(!f.contains_key("dockerfile-frontend"));
         assert_eq!(f["source"], "reg/df:1");
+    }
+
+    #[test]
+    fn policy_options_and_their_build_arg_forms() {
+        let o = Options::parse(env(&["policy=a.rego, sub/b.rego", "policy-mode=warn"])).unwrap();
+        assert_eq!(o.policies, ["a.rego", "sub/b.rego"]);
+        assert_eq!(o.policy_mode, PolicyMode::Warn);
+        let o = Options::parse(env(&[
+            "build-arg:VERIFIED_FRONTEND_POLICY=x.rego",
+            "build-arg:VERIFIED_FRONTEND_POLICY_MODE=off",
+            "build-arg:OTHER=1",
+        ]))
+        .unwrap();
+        assert_eq!(o.policies, ["x.rego"]);
+        assert_eq!(o.policy_mode, PolicyMode::Off);
+        let f = o.forwarded();
+        assert!(f.contains_key("build-arg:OTHER"));
+        assert!(!f.keys().any(|k| k.contains("VERIFIED_FRONTEND")), "{f:?}");
+        assert_eq!(
+            Options::parse(env(&[])).unwrap().policy_mode,
+            PolicyMode::Enforce
+        );
+    }
+
+    #[test]
+    fn bad_policy_options_are_clear_errors() {
+        let err = Options::parse(env(&["policy-mode=strict"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("policy-mode") && err.contains("enforce, warn, off"),
+            "{err}"
+        );
+        let err = Options::parse(env(&["policy=../etc/x.rego"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("inside the build context"), "{err}");
     }
 
     #[test]

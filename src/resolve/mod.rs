@@ -7,21 +7,33 @@ use std::collections::BTreeMap;
 use crate::error::{Error, Result};
 use crate::gateway::Bridge;
 use crate::graph::SourceUpdate;
+use crate::policy::Needs;
 use crate::proto::gw;
 use crate::proto::pb;
 use crate::sources::{ImageRef, Source, image_ref::validate_digest};
 
+/// SLSA provenance predicate types an image may carry, for `ResolveAttestations`.
+const PROVENANCE_TYPES: [&str; 2] = [
+    "https://slsa.dev/provenance/v0.2",
+    "https://slsa.dev/provenance/v1",
+];
+
 /// What resolving one source established.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Facts {
     Image {
         digest: String,
         config: Option<Vec<u8>>,
+        /// Index, attestation manifest, signature manifests and their blobs.
+        chain: Option<gw::AttestationChain>,
     },
     Git {
+        /// The object the ref names: the tag object for an annotated tag, else the commit.
         checksum: String,
         commit: String,
         reference: String,
+        commit_object: Option<Vec<u8>>,
+        tag_object: Option<Vec<u8>>,
     },
     Http {
         checksum: String,
@@ -71,10 +83,12 @@ const ATTR_HTTP_CHECKSUM: &str = "http.checksum";
 const ATTR_OCI_SESSION: &str = "oci.session";
 const ATTR_OCI_STORE: &str = "oci.store";
 
+/// Resolves one source, fetching in the same call whatever metadata `needs` asks for.
 pub async fn resolve(
     bridge: &Bridge,
     op: &pb::SourceOp,
     platform: Option<&pb::Platform>,
+    needs: Needs,
 ) -> Result<Resolution> {
     let source = Source::parse(op)?;
     let id = op.identifier.as_str();
@@ -84,7 +98,7 @@ pub async fn resolve(
         e @ Error::MissingCap { .. } => Error::pin(id, e.to_string()),
         other => other,
     };
-    let (facts, update) = resolve_facts(bridge, op, platform, &source)
+    let (facts, update) = resolve_facts(bridge, op, platform, &source, needs)
         .await
         .map_err(named)?;
     Ok(Resolution {
@@ -100,11 +114,12 @@ async fn resolve_facts(
     op: &pb::SourceOp,
     platform: Option<&pb::Platform>,
     source: &Source,
+    needs: Needs,
 ) -> Result<(Facts, Option<SourceUpdate>)> {
     let id = op.identifier.as_str();
     Ok(match source {
-        Source::Image(r) => pin_image(bridge, op, platform, r, "docker-image").await?,
-        Source::OciLayout(r) => pin_image(bridge, op, platform, r, "oci-layout").await?,
+        Source::Image(r) => pin_image(bridge, op, platform, r, "docker-image", needs).await?,
+        Source::OciLayout(r) => pin_image(bridge, op, platform, r, "oci-layout", needs).await?,
         Source::Blob { reference, .. } => {
             let digest = ImageRef::parse(reference)
                 .ok()
@@ -114,7 +129,13 @@ async fn resolve_facts(
         }
         Source::Local { name } => (Facts::Local { name: name.clone() }, None),
         Source::Git { .. } => {
-            let meta = source_meta(bridge, op, platform, "git").await?;
+            let req = gw::ResolveSourceMetaRequest {
+                git: Some(gw::ResolveSourceGitRequest {
+                    return_object: needs.git_objects,
+                }),
+                ..meta_request(op, platform)
+            };
+            let meta = source_meta(bridge, req, "git").await?;
             let git = meta
                 .git
                 .ok_or_else(|| Error::pin(id, "the daemon returned no git metadata (BuildKit v0.26 or newer resolves git sources)"))?;
@@ -139,17 +160,20 @@ async fn resolve_facts(
                 &git.checksum,
                 "source.git.checksum",
             )?;
+            let object = |b: Vec<u8>| (!b.is_empty()).then_some(b);
             (
                 Facts::Git {
                     checksum: git.checksum,
                     commit,
                     reference: git.r#ref,
+                    commit_object: object(git.commit_object),
+                    tag_object: object(git.tag_object),
                 },
                 update,
             )
         }
         Source::Http { .. } => {
-            let meta = source_meta(bridge, op, platform, "http").await?;
+            let meta = source_meta(bridge, meta_request(op, platform), "http").await?;
             let http = meta
                 .http
                 .ok_or_else(|| Error::pin(id, "the daemon returned no http metadata (BuildKit v0.26 or newer resolves http sources)"))?;
@@ -174,15 +198,14 @@ async fn resolve_facts(
 
 async fn source_meta(
     bridge: &Bridge,
-    op: &pb::SourceOp,
-    platform: Option<&pb::Platform>,
+    req: gw::ResolveSourceMetaRequest,
     what: &str,
 ) -> Result<gw::ResolveSourceMetaResponse> {
     bridge.caps.require_frontend(
         "source.metaresolver",
         &format!("resolve {what} sources to pin them"),
     )?;
-    bridge.resolve_source_meta(meta_request(op, platform)).await
+    bridge.resolve_source_meta(req).await
 }
 
 /// The request that resolves `op` as the build would load it (same platform, same mode).
@@ -204,33 +227,60 @@ async fn pin_image(
     platform: Option<&pb::Platform>,
     r: &ImageRef,
     scheme: &str,
+    needs: Needs,
 ) -> Result<(Facts, Option<SourceUpdate>)> {
     let id = op.identifier.as_str();
+    let wants_meta = needs.image_config || needs.image_attestations;
     // A reference with a digest is content-addressed: BuildKit pulls exactly that digest
     // and checks it, whatever tag stands beside it. It is pinned as written; asking the
-    // registry again would only cost a round trip. (Metadata a policy needs is fetched
-    // separately, when a policy asks for it.)
-    if let Some(digest) = &r.digest {
+    // registry again is only worth a round trip when a policy reads more than the digest.
+    if let (Some(digest), false) = (&r.digest, wants_meta) {
         return Ok((
             Facts::Image {
                 digest: digest.clone(),
                 config: None,
+                chain: None,
             },
             None,
         ));
     }
-    let (digest, config) = if bridge.caps.has_frontend("source.metaresolver") {
+    let (digest, config, chain) = if bridge.caps.has_frontend("source.metaresolver") {
+        let attestations = needs.image_attestations && scheme == "docker-image";
+        if needs.image_provenance && attestations {
+            bridge.caps.require_frontend(
+                "source.metaresolver.image.attestations",
+                "read the SLSA provenance of images the policy inspects",
+            )?;
+        }
+        let image = gw::ResolveSourceImageRequest {
+            no_config: !needs.image_config,
+            attestation_chain: attestations,
+            resolve_attestations: if needs.image_provenance && attestations {
+                PROVENANCE_TYPES.iter().map(|s| s.to_string()).collect()
+            } else {
+                vec![]
+            },
+        };
         let meta = bridge
             .resolve_source_meta(gw::ResolveSourceMetaRequest {
-                image: Some(gw::ResolveSourceImageRequest::default()),
+                image: Some(image),
                 ..meta_request(op, platform)
             })
             .await?;
         let img = meta
             .image
             .ok_or_else(|| Error::pin(id, "the daemon returned no image metadata"))?;
-        (img.digest, img.config)
+        // BuildKit returns no chain for an image that is not an OCI index: that is a fact
+        // (no attestations), not a failure.
+        let chain = attestations.then(|| img.attestation_chain.unwrap_or_default());
+        (img.digest, img.config, chain)
     } else {
+        if needs.image_attestations {
+            return Err(Error::MissingCap {
+                cap: "source.metaresolver".into(),
+                why: "read image attestations the policy inspects".into(),
+            });
+        }
         bridge
             .caps
             .require_frontend("resolveimage", "resolve image digests to pin them")?;
@@ -246,16 +296,32 @@ async fn pin_image(
                 ..Default::default()
             })
             .await?;
-        (resp.digest, resp.config)
+        (resp.digest, resp.config, None)
     };
     validate_digest(&digest).map_err(|e| Error::pin(id, format!("the daemon returned {e}")))?;
-    let update = Some(SourceUpdate {
-        identifier: format!("{scheme}://{}", r.with_digest(&digest)),
-        attrs: BTreeMap::new(),
-        caps: vec![],
-    });
-    let config = (!config.is_empty()).then_some(config);
-    Ok((Facts::Image { digest, config }, update))
+    let update = match &r.digest {
+        Some(written) if *written == digest => None,
+        Some(written) => {
+            return Err(Error::pin(
+                id,
+                format!("the reference names {written} but the registry resolved it to {digest}"),
+            ));
+        }
+        None => Some(SourceUpdate {
+            identifier: format!("{scheme}://{}", r.with_digest(&digest)),
+            attrs: BTreeMap::new(),
+            caps: vec![],
+        }),
+    };
+    let config = (!config.is_empty() && needs.image_config).then_some(config);
+    Ok((
+        Facts::Image {
+            digest,
+            config,
+            chain,
+        },
+        update,
+    ))
 }
 
 /// Pins git and http sources with BuildKit's own checksum attribute: the daemon then

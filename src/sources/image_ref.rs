@@ -58,6 +58,25 @@ impl ImageRef {
         })
     }
 
+    /// A reference as users write it (`alpine`, `org/app:1`, `host:5000/x`), normalized as
+    /// BuildKit writes source identifiers: registry host explicit, `latest` if untagged.
+    pub fn normalize(s: &str) -> Result<Self, String> {
+        let first = s.split('/').next().unwrap_or_default();
+        let has_host = s.contains('/') && (first.contains(['.', ':']) || first == "localhost");
+        let full = if has_host {
+            s.to_string()
+        } else if s.contains('/') {
+            format!("docker.io/{s}")
+        } else {
+            format!("docker.io/library/{s}")
+        };
+        let mut r = ImageRef::parse(&full)?;
+        if r.tag.is_none() && r.digest.is_none() {
+            r.tag = Some("latest".into());
+        }
+        Ok(r)
+    }
+
     /// The same reference pinned to `digest`, keeping the tag for readers.
     pub fn with_digest(&self, digest: &str) -> Self {
         ImageRef {
@@ -126,6 +145,22 @@ mod tests {
             .unwrap()
             .with_digest(D);
         assert_eq!(p.to_string(), format!("docker.io/library/alpine:3.20@{D}"));
+    }
+
+    #[test]
+    fn normalizes_familiar_references() {
+        let n = |s| ImageRef::normalize(s).unwrap().to_string();
+        assert_eq!(n("alpine"), "docker.io/library/alpine:latest");
+        assert_eq!(n("org/app:1"), "docker.io/org/app:1");
+        assert_eq!(
+            n("127.0.0.1:5000/verified-frontend"),
+            "127.0.0.1:5000/verified-frontend:latest"
+        );
+        assert_eq!(
+            n(&format!("alpine@{D}")),
+            format!("docker.io/library/alpine@{D}")
+        );
+        assert!(ImageRef::normalize("UPPER").is_err());
     }
 
     #[test]

@@ -1,0 +1,105 @@
+//! Buildx's Go builtins, as regorus extensions. Each call sees only its arguments, so the
+//! state of the evaluation in progress (the current input, pins made) is shared through
+//! `EvalState`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail};
+use regorus::{Engine, Value};
+
+/// What the extensions may read and record during one evaluation.
+#[derive(Debug, Default)]
+pub struct EvalState {
+    /// `input` of the evaluation in progress, as JSON.
+    pub input: serde_json::Value,
+    /// Digests `pin_image` asked for.
+    pub pins: Vec<String>,
+}
+
+pub type Shared = Arc<Mutex<EvalState>>;
+
+fn json(v: &Value) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::from_str(&v.to_json_str()?)?)
+}
+
+fn string_arg(name: &str, v: &Value) -> anyhow::Result<String> {
+    match json(v)? {
+        serde_json::Value::String(s) => Ok(s),
+        other => bail!("{name}: expected a string, got {other}"),
+    }
+}
+
+/// Buildx requires the object argument to be the input's own object, so a policy cannot
+/// pin or verify something other than the source being decided.
+fn must_be_input(name: &str, what: &str, arg: &Value, state: &Shared) -> anyhow::Result<()> {
+    let arg = json(arg)?;
+    let st = state
+        .lock()
+        .map_err(|_| anyhow!("{name}: policy state poisoned"))?;
+    if st.input.get(what) != Some(&arg) {
+        bail!("{name}: the first argument must be input.{what}");
+    }
+    Ok(())
+}
+
+pub fn register(
+    engine: &mut Engine,
+    state: &Shared,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> anyhow::Result<()> {
+    let st = state.clone();
+    engine.add_extension(
+        "pin_image".into(),
+        2,
+        Box::new(move |args: Vec<Value>| {
+            must_be_input("pin_image", "image", &args[0], &st)?;
+            let digest = string_arg("pin_image", &args[1])?;
+            crate::sources::image_ref::validate_digest(&digest)
+                .map_err(|e| anyhow!("pin_image: {e}"))?;
+            st.lock()
+                .map_err(|_| anyhow!("pin_image: policy state poisoned"))?
+                .pins
+                .push(digest);
+            Ok(Value::from(true))
+        }),
+    )?;
+
+    let files = files.clone();
+    engine.add_extension(
+        "load_json".into(),
+        1,
+        Box::new(move |args: Vec<Value>| {
+            let path = string_arg("load_json", &args[0])?;
+            let path = path.trim_start_matches("./");
+            let data = files.get(path).ok_or_else(|| {
+                anyhow!("load_json: {path:?} is not among the files read with the policy (a literal path beside the policy is required)")
+            })?;
+            if data.len() > 4 << 20 {
+                bail!("load_json: {path} is larger than 4 MiB");
+            }
+            let text = std::str::from_utf8(data).map_err(|_| anyhow!("load_json: {path} is not UTF-8"))?;
+            Value::from_json_str(text).map_err(|e| anyhow!("load_json: {path}: {e}"))
+        }),
+    )?;
+
+    // Verifiers that need signature checking. Until they are implemented they fail the
+    // evaluation with an error, so a policy that relies on one can never allow by accident.
+    for (name, nargs) in [
+        ("verify_git_signature", 2u8),
+        ("verify_http_pgp_signature", 3),
+        ("artifact_attestation", 2),
+        ("github_attestation", 2),
+    ] {
+        engine.add_extension(
+            name.into(),
+            nargs,
+            Box::new(move |_: Vec<Value>| {
+                Err(anyhow!(
+                    "{name} is not supported by this verified-frontend yet; the source is refused"
+                ))
+            }),
+        )?;
+    }
+    Ok(())
+}

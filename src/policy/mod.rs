@@ -1,0 +1,264 @@
+//! Rego policies compatible with Docker Buildx build policies, evaluated in-process with
+//! regorus: `package docker`, query `data.docker.decision`, decision `{allow, deny_msg}`.
+//!
+//! Each policy (the automatic `<Dockerfile>.rego`, each `policy=` file) is a separate
+//! compilation that must allow every source; the first that denies decides, as in Buildx.
+
+mod extensions;
+pub mod gitobj;
+pub mod input;
+pub mod load;
+mod needs;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use regorus::{Engine, Value};
+
+use crate::error::{Error, Result};
+use extensions::{EvalState, Shared};
+pub use load::load;
+pub use needs::Needs;
+
+const BUILTINS: &str = include_str!("builtins.rego");
+const QUERY: &str = "data.docker.decision";
+
+/// How policy decisions are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// A denied source fails the build.
+    #[default]
+    Enforce,
+    /// Denials are reported; the build goes on.
+    Warn,
+    /// Policies are not evaluated at all.
+    Off,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Result<Mode> {
+        match s {
+            "enforce" => Ok(Mode::Enforce),
+            "warn" => Ok(Mode::Warn),
+            "off" => Ok(Mode::Off),
+            other => Err(Error::option(
+                "policy-mode",
+                format!("{other:?} is not one of enforce, warn, off"),
+            )),
+        }
+    }
+}
+
+/// One policy's source: the main module, modules it imports, and data files for load_json.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySource {
+    /// Where it was read, for messages (e.g. `Dockerfile.rego`).
+    pub name: String,
+    /// (path, text) of every Rego module, the main one first.
+    pub modules: Vec<(String, String)>,
+    /// Files `load_json` may read, by path relative to the policy.
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+struct Policy {
+    name: String,
+    engine: Engine,
+    state: Shared,
+}
+
+/// What one policy, or all of them, decided for a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allow: bool,
+    pub deny_msg: Vec<String>,
+    /// Digest the policy pinned the image to (`pin_image`).
+    pub pin: Option<String>,
+    /// The policy that decided: the first to deny, or the last to allow.
+    pub policy: String,
+    /// `print` output, prefixed by policy name.
+    pub prints: Vec<String>,
+}
+
+pub struct PolicySet {
+    policies: Vec<Policy>,
+    needs: Needs,
+}
+
+impl PolicySet {
+    /// Compiles every policy before any metadata is fetched, so a broken policy fails the
+    /// build at once with its file and line.
+    pub fn compile(sources: Vec<PolicySource>) -> Result<Self> {
+        let mut policies = Vec::with_capacity(sources.len());
+        let mut needs = Needs::default();
+        for src in sources {
+            let policy_err = |message: String| Error::Policy {
+                file: src.name.clone(),
+                message,
+            };
+            let mut engine = Engine::new();
+            // Builtins that fail (e.g. an unsupported verifier) must fail the decision, not
+            // quietly make a rule undefined.
+            engine.set_strict_builtin_errors(true);
+            engine.set_gather_prints(true);
+            engine
+                .add_policy("builtin/verified_frontend.rego".into(), BUILTINS.into())
+                .map_err(|e| policy_err(format!("builtin module: {e}")))?;
+            needs = needs.union(Needs::of_module(BUILTINS));
+            for (path, text) in &src.modules {
+                let package = engine
+                    .add_policy(path.clone(), text.clone())
+                    .map_err(|e| policy_err(e.to_string()))?;
+                if path == &src.modules[0].0 && package != "data.docker" {
+                    return Err(policy_err(format!(
+                        "the policy must be in package docker, not {}",
+                        package.trim_start_matches("data.")
+                    )));
+                }
+                needs = needs.union(Needs::of_module(text));
+            }
+            let state: Shared = Arc::new(Mutex::new(EvalState::default()));
+            extensions::register(&mut engine, &state, &src.files)
+                .map_err(|e| policy_err(e.to_string()))?;
+            // Evaluate once on an empty input: regorus resolves names only when it
+            // evaluates, so this is what makes a missing decision rule, or an unguarded call
+            // of an unknown function, fail before any source is resolved. It also leaves
+            // the engine prepared for reuse.
+            engine.set_input(Value::new_object());
+            engine.eval_rule(QUERY.into()).map_err(|e| {
+                let m = e.to_string();
+                policy_err(if m.contains("not a valid rule path") {
+                    format!("the policy defines no decision ({QUERY}): {m}")
+                } else {
+                    m
+                })
+            })?;
+            let _ = engine.take_prints();
+            policies.push(Policy {
+                name: src.name,
+                engine,
+                state,
+            });
+        }
+        Ok(PolicySet { policies, needs })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.policies.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    /// Metadata the policies can read, for resolving each source once.
+    pub fn needs(&self) -> Needs {
+        self.needs
+    }
+
+    /// Evaluates every policy on one input document. The first denial (or pin) decides.
+    pub fn evaluate(&mut self, input: &serde_json::Value) -> Result<Decision> {
+        let mut prints = Vec::new();
+        let mut last = String::new();
+        for p in &mut self.policies {
+            let d = p.evaluate(input)?;
+            prints.extend(d.prints.iter().cloned());
+            last = d.policy.clone();
+            if !d.allow || d.pin.is_some() {
+                return Ok(Decision { prints, ..d });
+            }
+        }
+        Ok(Decision {
+            allow: true,
+            deny_msg: vec![],
+            pin: None,
+            policy: last,
+            prints,
+        })
+    }
+}
+
+impl Policy {
+    fn evaluate(&mut self, input: &serde_json::Value) -> Result<Decision> {
+        let err = |message: String| Error::Policy {
+            file: self.name.clone(),
+            message,
+        };
+        {
+            let mut st = self
+                .state
+                .lock()
+                .map_err(|_| err("policy state poisoned".into()))?;
+            st.input = input.clone();
+            st.pins.clear();
+        }
+        let value = Value::from_json_str(&input.to_string()).map_err(|e| err(e.to_string()))?;
+        self.engine.set_input(value);
+        let result = self.engine.eval_rule(QUERY.into());
+        let prints: Vec<String> = self
+            .engine
+            .take_prints()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| format!("{}: {l}", self.name))
+            .collect();
+        let decision = result.map_err(|e| err(e.to_string()))?;
+        let (allow, deny_msg) = parse_decision(&decision).map_err(err)?;
+        let pins = std::mem::take(
+            &mut self
+                .state
+                .lock()
+                .map_err(|_| err("policy state poisoned".into()))?
+                .pins,
+        );
+        let pin = match pins.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            many => {
+                return Err(err(format!(
+                    "pin_image was called {} times for one source; it may pin once",
+                    many.len()
+                )));
+            }
+        };
+        Ok(Decision {
+            allow,
+            deny_msg,
+            pin: if allow { pin } else { None },
+            policy: self.name.clone(),
+            prints,
+        })
+    }
+}
+
+/// Buildx's reading of `data.docker.decision`: an object; `allow` must be `true` to allow
+/// (absent means deny, a non-boolean is an error); `deny_msg` an array or set of strings
+/// (other entries, and an object, are ignored).
+fn parse_decision(v: &Value) -> std::result::Result<(bool, Vec<String>), String> {
+    if *v == Value::Undefined {
+        return Err(format!(
+            "{QUERY} is undefined: the policy must define decision"
+        ));
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&v.to_json_str().map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let obj = json
+        .as_object()
+        .ok_or_else(|| format!("{QUERY} must be an object, got {json}"))?;
+    let allow = match obj.get("allow") {
+        None => false,
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(other) => return Err(format!("decision.allow must be a boolean, got {other}")),
+    };
+    let deny_msg = match obj.get("deny_msg") {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|m| m.as_str().map(str::to_string))
+            .collect(),
+        _ => vec![],
+    };
+    Ok((allow, deny_msg))
+}
+
+#[cfg(test)]
+mod tests;
