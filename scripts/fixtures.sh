@@ -26,10 +26,27 @@ done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$work/busybox/rootfs/etc/passwd"
 push_image busybox:latest "$work/busybox"
 push_image busybox:stable "$work/busybox"
+# Another busybox digest in the same repository, for `busybox:latest@<this digest>`.
+echo "an older build" >"$work/busybox/rootfs/etc/old-build"
+push_image busybox:old "$work/busybox"
+rm "$work/busybox/rootfs/etc/old-build"
 
 mkdir -p "$work/tools/rootfs/opt"
 echo "tool v1" >"$work/tools/rootfs/opt/tool.txt"
 push_image tools:1 "$work/tools"
+mkdir -p "$work/tools2/rootfs/opt"
+echo "tool v2" >"$work/tools2/rootfs/opt/tool.txt"
+push_image tools:2 "$work/tools2"
+
+# A base image whose ONBUILD trigger brings in another image: the trigger's source must
+# reach the policy like any other.
+mkdir -p "$work/onbuild"
+printf 'FROM %s/busybox:latest\nONBUILD COPY --from=%s/tools:1 /opt/tool.txt /onbuild-tool.txt\n' \
+  "$VF_REGISTRY" "$VF_REGISTRY" >"$work/onbuild/Dockerfile"
+buildctl build --progress quiet --frontend dockerfile.v0 \
+  --local context="$work/onbuild" --local dockerfile="$work/onbuild" \
+  --opt platform=linux/amd64,linux/arm64 \
+  --output "type=image,name=$VF_REGISTRY/onbuild:1,push=true,oci-mediatypes=true"
 
 log "pushing BuildKit's Dockerfile frontend as an image"
 mkdir -p "$work/dockerfile/rootfs/bin"

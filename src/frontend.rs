@@ -286,7 +286,11 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     // The frontend images are sources too. This one is already running, but it refuses to
     // go on if the policy denies it; the Dockerfile frontend it calls is decided and pinned
     // before it runs.
-    if let Some(own) = opts.all.get(crate::gateway::options::OPT_SOURCE) {
+    if let Some(own) = opts
+        .all
+        .get(crate::gateway::options::OPT_SOURCE)
+        .filter(|_| !decider.policies.is_empty())
+    {
         records.push(decider.frontend_image(own, "frontend image").await?);
     }
     if let Some(df) = &opts.dockerfile_frontend {

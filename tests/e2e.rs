@@ -16,8 +16,23 @@ fn report(log: &str) -> Value {
     serde_json::from_str(line).expect("report is JSON")
 }
 
+/// The build's own sources (frontend images are reported too, with role "frontend").
 fn sources(report: &Value) -> Vec<&Value> {
-    report["sources"].as_array().unwrap().iter().collect()
+    report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["role"] == "build")
+        .collect()
+}
+
+fn frontend_images(report: &Value) -> Vec<&Value> {
+    report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["role"] == "frontend")
+        .collect()
 }
 
 fn is_sha256(d: &str) -> bool {
@@ -281,7 +296,18 @@ fn dockerfile_frontend_option_selects_another_dockerfile_frontend() {
         Some("e2e/other-frontend:v"),
     );
     assert!(out.ok, "{}", out.output);
-    assert_eq!(kinds(&report(&out.frontend_log)), ["http", "image"]);
+    let r = report(&out.frontend_log);
+    assert_eq!(kinds(&r), ["http", "image"]);
+    // The chosen Dockerfile frontend image was resolved and run pinned to its digest.
+    let fe = frontend_images(&r);
+    assert_eq!(fe.len(), 1, "{r}");
+    assert!(
+        fe[0]["pinned"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("docker-image://{other}@sha256:")),
+        "{r}"
+    );
     // BuildKit resolved and ran the other Dockerfile frontend image.
     assert!(
         out.output.contains(&format!("docker-image://{other}")),

@@ -117,7 +117,16 @@ fn image(
     m.insert("host".into(), json!(host));
     m.insert("repo".into(), json!(repo));
     m.insert("fullRepo".into(), json!(full_repo));
-    if let Some(t) = &r.tag {
+    // A tag is a claim about the digest; with both written, BuildKit uses the digest. When
+    // the tag was checked and names another digest now, the policy does not get the tag.
+    let tag_holds = match facts {
+        Some(Facts::Image {
+            tag_digest: Some(t),
+            ..
+        }) => r.digest.as_deref() == Some(t.as_str()),
+        _ => true,
+    };
+    if let Some(t) = r.tag.as_ref().filter(|_| tag_holds) {
         m.insert("tag".into(), json!(t));
     }
     m.insert("platform".into(), json!(platform_string(p)));
@@ -425,6 +434,7 @@ mod tests {
             digest: dgst.clone(),
             config: Some(cfg.to_vec()),
             chain: None,
+            tag_digest: None,
         };
         let d = doc(
             &format!("docker-image://docker.io/library/alpine@{dgst}"),
@@ -466,6 +476,7 @@ mod tests {
                 attestation_manifest: att.into(),
                 ..Default::default()
             }),
+            tag_digest: None,
         };
         let id = "docker-image://docker.io/library/alpine:latest";
         let d = doc(id, &[], Some(&amd64()), Some(&chain("sha256:bcbc")));
@@ -473,6 +484,33 @@ mod tests {
         let d = doc(id, &[], Some(&amd64()), Some(&chain("")));
         assert_eq!(d["image"]["hasProvenance"], false);
         assert_eq!(d["image"]["signatures"], json!([]));
+    }
+
+    #[test]
+    fn a_tag_that_names_another_digest_is_not_given_to_the_policy() {
+        let used = format!("sha256:{}", "a".repeat(64));
+        let facts = |tag_digest: &str| Facts::Image {
+            digest: used.clone(),
+            config: None,
+            chain: None,
+            tag_digest: Some(tag_digest.into()),
+        };
+        let id = format!("docker-image://docker.io/library/alpine:latest@{used}");
+        let d = doc(&id, &[], Some(&amd64()), Some(&facts(&used)));
+        assert_eq!(d["image"]["tag"], "latest");
+        let d = doc(
+            &id,
+            &[],
+            Some(&amd64()),
+            Some(&facts(&format!("sha256:{}", "b".repeat(64)))),
+        );
+        assert!(d["image"].get("tag").is_none(), "{d}");
+        assert_eq!(d["image"]["checksum"], used.as_str());
+        let d = doc(&id, &[], Some(&amd64()), Some(&facts("")));
+        assert!(
+            d["image"].get("tag").is_none(),
+            "a vanished tag is not claimed either"
+        );
     }
 
     #[test]

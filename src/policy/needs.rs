@@ -7,7 +7,9 @@
 /// Metadata beyond what pinning resolves anyway (digest, commit, checksum).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Needs {
-    /// `input.image.{labels,user,volumes,workingDir,env,createdTime}`
+    /// `input.image.{labels,user,volumes,workingDir,env,createdTime}`: the image config.
+    /// Resolving an image's digest fetches it anyway; this only matters for references
+    /// that already carry a digest, which otherwise need no resolution at all.
     pub image_config: bool,
     /// `input.image.{hasProvenance,signatures}`: the attestation chain.
     pub image_attestations: bool,
@@ -15,6 +17,9 @@ pub struct Needs {
     pub image_provenance: bool,
     /// `input.git.{commit,tag}`: the raw commit and tag objects.
     pub git_objects: bool,
+    /// `input.image.tag` of a `name:tag@digest` reference: check that the tag still names
+    /// that digest, so a policy that trusts tags cannot be handed another digest.
+    pub image_tag: bool,
 }
 
 impl Needs {
@@ -24,6 +29,7 @@ impl Needs {
             image_attestations: true,
             image_provenance: true,
             git_objects: true,
+            image_tag: true,
         }
     }
 
@@ -33,6 +39,7 @@ impl Needs {
             image_attestations: self.image_attestations || o.image_attestations,
             image_provenance: self.image_provenance || o.image_provenance,
             git_objects: self.git_objects || o.git_objects,
+            image_tag: self.image_tag || o.image_tag,
         }
     }
 
@@ -57,6 +64,10 @@ impl Needs {
                 "provenance" => Needs {
                     image_attestations: true,
                     image_provenance: true,
+                    ..Default::default()
+                },
+                "tag" => Needs {
+                    image_tag: true,
                     ..Default::default()
                 },
                 _ => Needs::default(),
@@ -167,6 +178,7 @@ mod tests {
     fn config_and_attestation_fields() {
         assert!(n("allow if input.image.labels[\"x\"] == \"y\"").image_config);
         assert!(n("allow if input.image.hasProvenance").image_attestations);
+        assert!(n("allow if input.image.tag == \"latest\"").image_tag);
         let p = n("allow if input.image.provenance.builderID == \"x\"");
         assert!(p.image_provenance && p.image_attestations && !p.image_config);
         assert!(n("allow if startswith(input.git.commit.message, \"Merge\")").git_objects);

@@ -86,6 +86,7 @@ fn image(reference: &str, dgst: &str, platform: &str, config: Option<Value>) -> 
         digest: dgst.into(),
         config: config.map(|c| c.to_string().into_bytes()),
         chain: None,
+        tag_digest: None,
     };
     doc_for(
         &env_with(&[], None),
@@ -713,6 +714,7 @@ fn xx_repository_policy() {
             digest: digest('d'),
             config: None,
             chain: None,
+            tag_digest: None,
         };
         doc_for(
             &env_with(&[], target),

@@ -26,6 +26,8 @@ pub enum Facts {
         config: Option<Vec<u8>>,
         /// Index, attestation manifest, signature manifests and their blobs.
         chain: Option<gw::AttestationChain>,
+        /// For `name:tag@digest`: what the tag resolves to now, when a policy reads tags.
+        tag_digest: Option<String>,
     },
     Git {
         /// The object the ref names: the tag object for an annotated tag, else the commit.
@@ -230,7 +232,8 @@ async fn pin_image(
     needs: Needs,
 ) -> Result<(Facts, Option<SourceUpdate>)> {
     let id = op.identifier.as_str();
-    let wants_meta = needs.image_config || needs.image_attestations;
+    let tag_check = needs.image_tag && r.tag.is_some() && r.digest.is_some();
+    let wants_meta = needs.image_config || needs.image_attestations || tag_check;
     // A reference with a digest is content-addressed: BuildKit pulls exactly that digest
     // and checks it, whatever tag stands beside it. It is pinned as written; asking the
     // registry again is only worth a round trip when a policy reads more than the digest.
@@ -240,10 +243,34 @@ async fn pin_image(
                 digest: digest.clone(),
                 config: None,
                 chain: None,
+                tag_digest: None,
             },
             None,
         ));
     }
+    let tag_digest = match (&r.tag, &r.digest) {
+        (Some(_), Some(_)) if tag_check => {
+            let tag_only = ImageRef {
+                digest: None,
+                ..r.clone()
+            };
+            let op = pb::SourceOp {
+                identifier: format!("{scheme}://{tag_only}"),
+                attrs: op.attrs.clone(),
+            };
+            let no_needs = Needs::default();
+            match Box::pin(pin_image(
+                bridge, &op, platform, &tag_only, scheme, no_needs,
+            ))
+            .await
+            {
+                Ok((Facts::Image { digest, .. }, _)) => Some(digest),
+                // A tag that no longer exists names no digest: the policy must not see it.
+                Ok(_) | Err(_) => Some(String::new()),
+            }
+        }
+        _ => None,
+    };
     let (digest, config, chain) = if bridge.caps.has_frontend("source.metaresolver") {
         let attestations = needs.image_attestations && scheme == "docker-image";
         if needs.image_provenance && attestations {
@@ -252,27 +279,22 @@ async fn pin_image(
                 "read the SLSA provenance of images the policy inspects",
             )?;
         }
-        let image = gw::ResolveSourceImageRequest {
-            no_config: !needs.image_config,
-            attestation_chain: attestations,
-            resolve_attestations: if needs.image_provenance && attestations {
-                PROVENANCE_TYPES.iter().map(|s| s.to_string()).collect()
-            } else {
-                vec![]
-            },
-        };
+        // BuildKit finds the digest by fetching the config (imageutil.Config); with NoConfig
+        // it returns no digest at all, so the config always comes with pinning.
         let meta = bridge
             .resolve_source_meta(gw::ResolveSourceMetaRequest {
-                image: Some(image),
+                image: Some(gw::ResolveSourceImageRequest::default()),
                 ..meta_request(op, platform)
             })
             .await?;
         let img = meta
             .image
             .ok_or_else(|| Error::pin(id, "the daemon returned no image metadata"))?;
-        // BuildKit returns no chain for an image that is not an OCI index: that is a fact
-        // (no attestations), not a failure.
-        let chain = attestations.then(|| img.attestation_chain.unwrap_or_default());
+        let chain = if attestations {
+            Some(attestation_chain(bridge, op, platform, r, scheme, &img.digest, needs).await?)
+        } else {
+            None
+        };
         (img.digest, img.config, chain)
     } else {
         if needs.image_attestations {
@@ -313,15 +335,100 @@ async fn pin_image(
             caps: vec![],
         }),
     };
-    let config = (!config.is_empty() && needs.image_config).then_some(config);
+    let config = (!config.is_empty()).then_some(config);
     Ok((
         Facts::Image {
             digest,
             config,
             chain,
+            tag_digest,
         },
         update,
     ))
+}
+
+/// A platform no image is built for. See `is_index`.
+fn probe_platform() -> pb::Platform {
+    pb::Platform {
+        os: "verified-frontend-probe".into(),
+        architecture: "none".into(),
+        ..Default::default()
+    }
+}
+
+/// Whether the image at `name@digest` is an OCI index.
+///
+/// BuildKit v0.34.2 dereferences a nil chain, and so crashes the daemon, when asked for the
+/// attestation chain of an image that is a single manifest. Whether a root is an index can
+/// be asked safely: containerd matches the platform only among an index's children, so
+/// resolving for a platform nothing is built for fails for an index ("no match for
+/// platform") and succeeds for a single manifest.
+async fn is_index(bridge: &Bridge, pinned: &pb::SourceOp) -> Result<bool> {
+    let probe = bridge
+        .resolve_source_meta(gw::ResolveSourceMetaRequest {
+            image: Some(gw::ResolveSourceImageRequest::default()),
+            ..meta_request(pinned, Some(&probe_platform()))
+        })
+        .await;
+    match probe {
+        Ok(_) => Ok(false),
+        Err(Error::Gateway { status, .. })
+            if status.message().contains("no match for platform") =>
+        {
+            Ok(true)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The attestation chain of the image resolved to `digest`, asked for by digest so the
+/// answer cannot change between the questions. A single-manifest image has none: BuildKit
+/// returns no chain for it either.
+async fn attestation_chain(
+    bridge: &Bridge,
+    op: &pb::SourceOp,
+    platform: Option<&pb::Platform>,
+    r: &ImageRef,
+    scheme: &str,
+    digest: &str,
+    needs: Needs,
+) -> Result<gw::AttestationChain> {
+    let pinned = pb::SourceOp {
+        identifier: format!("{scheme}://{}", r.with_digest(digest)),
+        attrs: op.attrs.clone(),
+    };
+    if !is_index(bridge, &pinned).await? {
+        return Ok(gw::AttestationChain::default());
+    }
+    let image = gw::ResolveSourceImageRequest {
+        no_config: true,
+        attestation_chain: true,
+        resolve_attestations: if needs.image_provenance {
+            PROVENANCE_TYPES.iter().map(|s| s.to_string()).collect()
+        } else {
+            vec![]
+        },
+    };
+    let meta = bridge
+        .resolve_source_meta(gw::ResolveSourceMetaRequest {
+            image: Some(image),
+            ..meta_request(&pinned, platform)
+        })
+        .await?;
+    let chain = meta
+        .image
+        .and_then(|i| i.attestation_chain)
+        .unwrap_or_default();
+    if !chain.root.is_empty() && chain.root != digest {
+        return Err(Error::pin(
+            &op.identifier,
+            format!(
+                "attestation chain root {} is not the image {digest}",
+                chain.root
+            ),
+        ));
+    }
+    Ok(chain)
 }
 
 /// Pins git and http sources with BuildKit's own checksum attribute: the daemon then

@@ -1,0 +1,8 @@
+package docker
+
+default allow := false
+
+allow if {
+	input.local
+
+decision := {"allow": allow}

@@ -1,0 +1,3 @@
+# syntax=127.0.0.1:5000/verified-frontend
+# "base" is given as a named context: --build-context base=docker-image://...
+FROM base

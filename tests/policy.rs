@@ -1,0 +1,354 @@
+//! Policies enforced by the verified frontend through the real BuildKit: decisions made
+//! before any step runs, Buildx's semantics, and every route a source could take to get
+//! past the policy.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Mode, Outcome, Rig, rig, serial};
+use serde_json::Value;
+use sha2::Digest;
+
+fn case(rig: &Rig, name: &str) -> PathBuf {
+    rig.root.join("testdata/policy").join(name)
+}
+
+/// A copy of a case directory the test may add files to.
+fn scratch_copy(src: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+fn report(out: &Outcome) -> Value {
+    let line = out
+        .frontend_log
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("verified-frontend: report "))
+        .unwrap_or_else(|| {
+            panic!(
+                "no report; output:\n{}\nlog:\n{}",
+                out.output, out.frontend_log
+            )
+        });
+    serde_json::from_str(line).unwrap()
+}
+
+fn last_line(out: &Outcome) -> &str {
+    out.output.lines().last().unwrap_or_default()
+}
+
+/// The digest the registry serves for repo:tag (the index).
+fn digest_of(rig: &Rig, repo: &str, tag: &str) -> String {
+    let body = rig.get(&format!("{repo}/manifests/{tag}"), common::OCI_INDEX);
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)))
+}
+
+fn build_with(rig: &Rig, dir: &Path, opts: &[&str]) -> Outcome {
+    let mut extra = Vec::new();
+    for o in opts {
+        extra.push("--opt");
+        extra.push(*o);
+    }
+    rig.build(dir, Mode::Syntax, &extra, None)
+}
+
+#[test]
+fn denied_image_fails_naming_source_line_rule_and_facts_before_any_step() {
+    let _s = serial();
+    let rig = rig();
+    let out = build_with(&rig, &case(&rig, "allow-registry"), &[]);
+    assert!(!out.ok, "{}", out.output);
+    let tools = digest_of(&rig, "tools", "1");
+    let line = last_line(&out);
+    assert!(
+        line.starts_with(&format!(
+            "error: failed to solve: source docker-image://127.0.0.1:5000/tools:1@{tools} (Dockerfile:3) denied by policy Dockerfile.rego: image 127.0.0.1:5000/tools is not from an allowed repository; facts: {{"
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("\"checksum\":\"{tools}\"")),
+        "{line}"
+    );
+    assert!(line.contains("\"repo\":\"127.0.0.1:5000/tools\""), "{line}");
+    // no step of the build ran (the Dockerfile snippet BuildKit prints is not a step)
+    let steps = out
+        .output
+        .lines()
+        .filter(|l| l.starts_with('#') && l.contains("] COPY"));
+    assert_eq!(steps.count(), 0, "{}", out.output);
+}
+
+#[test]
+fn warn_mode_builds_and_reports_the_denial() {
+    let _s = serial();
+    let rig = rig();
+    let out = build_with(&rig, &case(&rig, "allow-registry"), &["policy-mode=warn"]);
+    assert!(out.ok, "{}", out.output);
+    let r = report(&out);
+    let tools = r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["original"].as_str().unwrap().contains("/tools:1"))
+        .unwrap()
+        .clone();
+    assert_eq!(tools["decision"], "deny");
+    assert_eq!(
+        tools["deny_msg"][0],
+        "image 127.0.0.1:5000/tools is not from an allowed repository"
+    );
+    assert!(
+        out.frontend_log
+            .contains("verified-frontend: warning: source docker-image://127.0.0.1:5000/tools:1")
+    );
+}
+
+#[test]
+fn off_mode_and_no_policy_allow_everything_and_say_so() {
+    let _s = serial();
+    let rig = rig();
+    let out = build_with(&rig, &case(&rig, "allow-registry"), &["policy-mode=off"]);
+    assert!(out.ok, "{}", out.output);
+    let r = report(&out);
+    assert_eq!(r["policies"], serde_json::json!([]));
+    assert!(
+        r["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["decision"] == "none")
+    );
+    let out = build_with(&rig, &rig.example("multistage"), &[]);
+    assert!(out.ok, "{}", out.output);
+    assert_eq!(report(&out)["policies"], serde_json::json!([]));
+}
+
+#[test]
+fn allowed_build_records_every_decision_including_the_frontend_image() {
+    let _s = serial();
+    let rig = rig();
+    let dir = case(&rig, "sneak");
+    let out = build_with(
+        &rig,
+        &dir,
+        &["filename=allowed.Dockerfile", "policy=policy.rego"],
+    );
+    assert!(out.ok, "{}", out.output);
+    let r = report(&out);
+    assert_eq!(r["policies"], serde_json::json!(["policy.rego"]));
+    let sources = r["sources"].as_array().unwrap();
+    assert!(sources.iter().all(|s| s["decision"] == "allow"), "{r}");
+    let frontend = sources
+        .iter()
+        .find(|s| s["role"] == "frontend")
+        .expect("frontend image decided");
+    assert!(
+        frontend["pinned"]
+            .as_str()
+            .unwrap()
+            .starts_with("docker-image://127.0.0.1:5000/verified-frontend:latest@sha256:")
+    );
+    let kinds: Vec<&str> = sources
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"local") && kinds.contains(&"image"),
+        "{kinds:?}"
+    );
+}
+
+/// Every route into a build: each is denied, and the error names the source that tried.
+#[test]
+fn no_source_gets_past_the_policy_by_any_route() {
+    let _s = serial();
+    let rig = rig();
+    let dir = case(&rig, "sneak");
+    let named = "context:base=docker-image://127.0.0.1:5000/tools:1";
+    let routes: [(&str, &[&str], &str); 6] = [
+        (
+            "copy-from.Dockerfile",
+            &[],
+            "docker-image://127.0.0.1:5000/tools:1@sha256:",
+        ),
+        (
+            "run-mount.Dockerfile",
+            &[],
+            "docker-image://127.0.0.1:5000/tools:1@sha256:",
+        ),
+        // the Dockerfile frontend leaves a named context's image unpinned; it is decided anyway
+        (
+            "named-context.Dockerfile",
+            &[named],
+            "docker-image://127.0.0.1:5000/tools:1 ",
+        ),
+        (
+            "onbuild.Dockerfile",
+            &[],
+            "docker-image://127.0.0.1:5000/tools:1@sha256:",
+        ),
+        (
+            "add-http.Dockerfile",
+            &[],
+            "http://127.0.0.1:8777/hello.txt",
+        ),
+        (
+            "add-git.Dockerfile",
+            &[],
+            "git://127.0.0.1:9418/hello.git#v1",
+        ),
+    ];
+    for (dockerfile, more, culprit) in routes {
+        let filename = format!("filename={dockerfile}");
+        let mut opts = vec![filename.as_str(), "policy=policy.rego"];
+        opts.extend_from_slice(more);
+        let out = build_with(&rig, &dir, &opts);
+        assert!(!out.ok, "{dockerfile} was not denied:\n{}", out.output);
+        let line = last_line(&out);
+        assert!(
+            line.starts_with(&format!("error: failed to solve: source {culprit}")),
+            "{dockerfile}: {line}"
+        );
+        assert!(
+            line.contains("denied by policy policy.rego: only the local context and allowed images may be used"),
+            "{dockerfile}: {line}"
+        );
+    }
+}
+
+#[test]
+fn a_tag_that_names_another_digest_cannot_satisfy_a_tag_policy() {
+    let _s = serial();
+    let rig = rig();
+    let dir = scratch_copy(&case(&rig, "tag-trust"));
+    let df = |from: &str| {
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            format!("# syntax=127.0.0.1:5000/verified-frontend\nFROM {from}\n"),
+        )
+        .unwrap()
+    };
+    df("127.0.0.1:5000/busybox:latest");
+    let out = build_with(&rig, dir.path(), &[]);
+    assert!(out.ok, "the tag itself is allowed:\n{}", out.output);
+
+    let old = digest_of(&rig, "busybox", "old");
+    assert_ne!(old, digest_of(&rig, "busybox", "latest"));
+    df(&format!("127.0.0.1:5000/busybox:latest@{old}"));
+    let out = build_with(&rig, dir.path(), &[]);
+    assert!(
+        !out.ok,
+        "busybox:latest@<old digest> passed a latest-only policy:\n{}",
+        out.output
+    );
+    let line = last_line(&out);
+    assert!(
+        line.contains(&format!(
+            "source docker-image://127.0.0.1:5000/busybox:latest@{old}"
+        )),
+        "{line}"
+    );
+    assert!(
+        !line.contains("\"tag\""),
+        "the unproven tag is not among the facts: {line}"
+    );
+}
+
+#[test]
+fn git_policy_reads_resolved_refs_and_the_tag_and_commit_objects() {
+    let _s = serial();
+    let rig = rig();
+    let dir = case(&rig, "git");
+    let out = build_with(&rig, &dir, &["filename=v1.Dockerfile", "policy=git.rego"]);
+    assert!(out.ok, "{}", out.output);
+    let out = build_with(&rig, &dir, &["filename=main.Dockerfile", "policy=git.rego"]);
+    assert!(!out.ok);
+    assert!(
+        last_line(&out).contains(
+            "denied by policy git.rego: git git://127.0.0.1:9418/hello.git at refs/heads/main is not the signed-off release tag v1"
+        ),
+        "{}",
+        last_line(&out)
+    );
+}
+
+#[test]
+fn pin_image_rewrites_the_source_and_the_build_uses_the_pinned_image() {
+    let _s = serial();
+    let rig = rig();
+    let dir = scratch_copy(&case(&rig, "pin"));
+    let tools2 = digest_of(&rig, "tools", "2");
+    std::fs::write(
+        dir.path().join("pins.json"),
+        format!("{{\"tools\": \"{tools2}\"}}"),
+    )
+    .unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let dest = format!("type=local,dest={}", out_dir.path().display());
+    let out = rig.build(dir.path(), Mode::Syntax, &["--output", &dest], None);
+    assert!(out.ok, "{}", out.output);
+    // tools:1 was asked for, tools:2's content was built
+    assert_eq!(
+        std::fs::read_to_string(out_dir.path().join("tool.txt")).unwrap(),
+        "tool v2\n"
+    );
+    let r = report(&out);
+    let tools = r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["original"].as_str().unwrap().contains("/tools:1"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        tools["pinned"],
+        format!("docker-image://127.0.0.1:5000/tools:1@{tools2}").as_str()
+    );
+    assert_eq!(tools["decision"], "allow");
+}
+
+#[test]
+fn the_frontend_image_itself_is_decided() {
+    let _s = serial();
+    let rig = rig();
+    let out = build_with(&rig, &case(&rig, "frontend-denied"), &[]);
+    assert!(!out.ok, "{}", out.output);
+    let line = last_line(&out);
+    assert!(
+        line.starts_with("error: failed to solve: source docker-image://127.0.0.1:5000/verified-frontend:latest (frontend image 127.0.0.1:5000/verified-frontend) denied by policy Dockerfile.rego: no rule allowed it"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_broken_policy_fails_with_file_and_line() {
+    let _s = serial();
+    let rig = rig();
+    let out = build_with(&rig, &case(&rig, "bad-policy"), &[]);
+    assert!(!out.ok);
+    assert!(
+        out.output.contains("policy Dockerfile.rego:"),
+        "{}",
+        out.output
+    );
+    assert!(out.output.contains("Dockerfile.rego:"), "{}", out.output);
+    let out = build_with(
+        &rig,
+        &case(&rig, "allow-registry"),
+        &["policy=missing.rego"],
+    );
+    assert!(!out.ok);
+    assert!(
+        last_line(&out)
+            .ends_with("frontend option policy: missing.rego not found in the build context"),
+        "{}",
+        last_line(&out)
+    );
+}
