@@ -49,6 +49,7 @@ TOML
   start_bg git git daemon --reuseaddr --export-all --base-path="$VF_RIG/git" \
     --listen=127.0.0.1 --port="$VF_GIT_PORT" "$VF_RIG/git"
   start_bg http python3 -m http.server "$VF_HTTP_PORT" --bind 127.0.0.1 --directory "$VF_RIG/http"
+  start_bg flip python3 "$VF_ROOT/scripts/flip_server.py" "$VF_FLIP_PORT"
   # Debian's Docker 20.10, for the `docker build` path through its older embedded BuildKit.
   # Its own data root; no iptables rules on the host (builds reach only loopback).
   mkdir -p "$VF_RIG/docker" "$run/docker-exec"
@@ -57,12 +58,13 @@ TOML
   wait_for registry curl -fsS "http://$VF_REGISTRY/v2/"
   wait_for buildkitd buildctl debug workers
   wait_for "http server" curl -fsS "http://127.0.0.1:$VF_HTTP_PORT/"
+  wait_for "flip server" curl -fsS -I "http://127.0.0.1:$VF_FLIP_PORT/x"
   wait_for dockerd /usr/bin/docker -H "$VF_DOCKER_HOST" version
   log "rig up: registry $VF_REGISTRY, buildkitd $VF_BUILDKIT_HOST, dockerd $VF_DOCKER_HOST, git :$VF_GIT_PORT, http :$VF_HTTP_PORT"
 }
 
 stop() {
-  for name in buildkitd dockerd registry git http; do
+  for name in buildkitd dockerd registry git http flip; do
     if [ -f "$run/$name.pid" ]; then
       pid=$(cat "$run/$name.pid")
       kill "$pid" 2>/dev/null || true

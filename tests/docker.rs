@@ -70,3 +70,26 @@ fn docker_20_10_refuses_http_sources_naming_the_missing_capability() {
         "{last}"
     );
 }
+
+#[test]
+fn docker_20_10_build_enforces_dockerfile_rego() {
+    let _serial = serial();
+    let rig = rig();
+    let dir = rig.root.join("testdata/policy/allow-registry");
+    let args: Vec<String> = ["build", "--progress", "plain", &dir.display().to_string()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let out = rig.run_logged_in(
+        &rig.dockerd_log,
+        "/usr/bin/docker",
+        &args,
+        &[("DOCKER_HOST", &rig.docker_host), ("DOCKER_BUILDKIT", "1")],
+    );
+    assert!(!out.ok, "{}", out.output);
+    let last = out.output.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("source docker-image://127.0.0.1:5000/tools:1 (Dockerfile:3) denied by policy Dockerfile.rego: image 127.0.0.1:5000/tools is not from an allowed repository"),
+        "{last}"
+    );
+}

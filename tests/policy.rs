@@ -352,3 +352,45 @@ fn a_broken_policy_fails_with_file_and_line() {
         last_line(&out)
     );
 }
+
+/// A file replaced between the check and the use: the build gets exactly the content whose
+/// checksum the policy saw, or fails; never the replacement.
+#[test]
+fn content_replaced_after_the_check_is_never_built() {
+    let _s = serial();
+    let rig = rig();
+    for attempt in 0..3 {
+        let out_dir = tempfile::tempdir().unwrap();
+        let dest = format!("type=local,dest={}", out_dir.path().display());
+        let out = rig.build(
+            &case(&rig, "moved"),
+            Mode::Syntax,
+            &["--output", &dest, "--no-cache"],
+            None,
+        );
+        let r = report(&out);
+        let flip = r["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["kind"] == "http")
+            .unwrap()
+            .clone();
+        let checked = flip["resolved"].as_str().unwrap().to_string();
+        assert_eq!(flip["pin_attrs"]["http.checksum"], checked.as_str());
+        if out.ok {
+            let built = std::fs::read(out_dir.path().join("flip.txt")).unwrap();
+            let got = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&built)));
+            assert_eq!(
+                got, checked,
+                "attempt {attempt}: the build used content nobody checked"
+            );
+        } else {
+            assert!(
+                out.output.contains("checksum"),
+                "attempt {attempt}: failed for another reason:\n{}",
+                out.output
+            );
+        }
+    }
+}
