@@ -4,7 +4,6 @@
 mod common;
 
 use common::{Outcome, Rig, rig, serial};
-use serde_json::Value;
 use sha2::Digest;
 
 fn docker_build(rig: &Rig, example: &str, tag: Option<&str>) -> Outcome {
@@ -21,16 +20,6 @@ fn docker_build(rig: &Rig, example: &str, tag: Option<&str>) -> Outcome {
     )
 }
 
-fn report(out: &Outcome) -> Value {
-    let line = out
-        .frontend_log
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("verified-frontend: report "))
-        .unwrap_or_else(|| panic!("the verified frontend did not run:\n{}", out.output));
-    serde_json::from_str(line).unwrap()
-}
-
 #[test]
 fn docker_20_10_build_pins_an_unpinned_image_with_resolve_image_config() {
     let _serial = serial();
@@ -42,7 +31,7 @@ fn docker_20_10_build_pins_an_unpinned_image_with_resolve_image_config() {
     // verified frontend pinned it to the digest the registry serves for that tag.
     let index = rig.get("tools/manifests/1", common::OCI_INDEX);
     let want = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&index)));
-    let r = report(&out);
+    let r = out.report();
     let tools = r["sources"]
         .as_array()
         .unwrap()
@@ -62,7 +51,7 @@ fn docker_20_10_refuses_http_sources_naming_the_missing_capability() {
     let rig = rig();
     let out = docker_build(&rig, "add-http", None);
     assert!(!out.ok, "{}", out.output);
-    let last = out.output.lines().last().unwrap_or_default();
+    let last = out.error();
     assert!(
         last.ends_with(
             "cannot pin source http://127.0.0.1:8777/hello.txt (Dockerfile:3): the buildkit daemon lacks capability source.metaresolver, needed to resolve http sources to pin them"
@@ -87,7 +76,7 @@ fn docker_20_10_build_enforces_dockerfile_rego() {
         &[("DOCKER_HOST", &rig.docker_host), ("DOCKER_BUILDKIT", "1")],
     );
     assert!(!out.ok, "{}", out.output);
-    let last = out.output.lines().last().unwrap_or_default();
+    let last = out.error();
     assert!(
         last.contains("source docker-image://127.0.0.1:5000/tools:1 (Dockerfile:3) denied by policy Dockerfile.rego: image 127.0.0.1:5000/tools is not from an allowed repository"),
         "{last}"

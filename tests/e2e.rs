@@ -6,16 +6,6 @@ mod common;
 use common::{Mode, Rig, rig, serial};
 use serde_json::Value;
 
-/// The frontend's report line for the one build in `log`.
-fn report(log: &str) -> Value {
-    let line = log
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("verified-frontend: report "))
-        .unwrap_or_else(|| panic!("the verified frontend did not run; its log:\n{log}"));
-    serde_json::from_str(line).expect("report is JSON")
-}
-
 /// The build's own sources (frontend images are reported too, with role "frontend").
 fn sources(report: &Value) -> Vec<&Value> {
     report["sources"]
@@ -64,7 +54,7 @@ fn verify_example(name: &str, extra: &[&str]) -> Value {
         "verified build of {name} failed:\n{}",
         verified.output
     );
-    let report = report(&verified.frontend_log);
+    let report = verified.report();
 
     // Same image: per platform, the same layers and the same runtime configuration.
     let p = rig.image(&format!("e2e/{name}"), "plain");
@@ -296,7 +286,7 @@ fn dockerfile_frontend_option_selects_another_dockerfile_frontend() {
         Some("e2e/other-frontend:v"),
     );
     assert!(out.ok, "{}", out.output);
-    let r = report(&out.frontend_log);
+    let r = out.report();
     assert_eq!(kinds(&r), ["http", "image"]);
     // The chosen Dockerfile frontend image was resolved and run pinned to its digest.
     let fe = frontend_images(&r);
@@ -323,10 +313,10 @@ fn malformed_dockerfile_fails_with_the_dockerfile_frontends_own_message() {
     let dir = rig.root.join("testdata/bad/syntax-error");
     let out = rig.build(&dir, Mode::Syntax, &[], None);
     assert!(!out.ok);
-    let last = out.output.lines().last().unwrap_or_default();
+    let last = out.error();
     assert_eq!(
         last,
-        "error: failed to solve: dockerfile parse error on line 3: unknown instruction: RUNN (did you mean RUN?)"
+        "dockerfile parse error on line 3: unknown instruction: RUNN (did you mean RUN?)"
     );
     // BuildKit still shows the offending line, from the details we handed back.
     assert!(
@@ -343,10 +333,10 @@ fn unresolvable_source_fails_closed_naming_source_and_line() {
     let dir = rig.root.join("testdata/bad/missing-http");
     let out = rig.build(&dir, Mode::Syntax, &[], None);
     assert!(!out.ok, "{}", out.output);
-    let last = out.output.lines().last().unwrap_or_default();
+    let last = out.error();
     assert_eq!(
         last,
-        "error: failed to solve: cannot pin source http://127.0.0.1:8777/does-not-exist.txt (Dockerfile:3): invalid response status 404"
+        "cannot pin source http://127.0.0.1:8777/does-not-exist.txt (Dockerfile:3): invalid response status 404"
     );
     // Nothing ran: the build stopped before any step executed.
     assert!(!out.output.contains("[2/2] ADD"), "{}", out.output);
@@ -383,7 +373,7 @@ fn buildx_build_against_the_daemon() {
         &["build", "--progress", "plain", "--output", &output, &dir],
     );
     assert!(out.ok, "{}", out.output);
-    assert_eq!(kinds(&report(&out.frontend_log)), ["git", "git", "image"]);
+    assert_eq!(kinds(&out.report()), ["git", "git", "image"]);
     assert_eq!(rig.image("e2e/buildx", "v").images.len(), 1);
 }
 

@@ -59,6 +59,40 @@ pub struct Outcome {
     pub frontend_log: String,
 }
 
+impl Outcome {
+    /// The frontend's report for the (last) build in this outcome.
+    pub fn report(&self) -> Value {
+        let line = self
+            .frontend_log
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("verified-frontend: report "))
+            .unwrap_or_else(|| {
+                panic!(
+                    "the verified frontend did not run; output:\n{}\nlog:\n{}",
+                    self.output, self.frontend_log
+                )
+            });
+        serde_json::from_str(line).expect("report is JSON")
+    }
+
+    /// The client's last line: where BuildKit prints the error.
+    pub fn last_line(&self) -> &str {
+        self.output.lines().last().unwrap_or_default()
+    }
+
+    /// The build's error message, without the client's prefix (buildctl says "failed to
+    /// solve" or "failed to run Build function" depending on where it saw the failure).
+    pub fn error(&self) -> &str {
+        let line = self.last_line();
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        ["failed to solve: ", "failed to run Build function: "]
+            .iter()
+            .find_map(|p| line.strip_prefix(p))
+            .unwrap_or(line)
+    }
+}
+
 impl Rig {
     pub fn example(&self, name: &str) -> PathBuf {
         self.root.join("testdata/examples").join(name)
