@@ -69,6 +69,6 @@ tail -c +"$((log_start + 1))" "$VF_RIG/run/buildkitd.log" | sed -n 's/^verified-
   | python3 -c '
 import json, statistics, sys
 runs = [json.loads(l)["timings"] for l in sys.stdin if l.strip()]
-for k in ["start_ms", "subsolve_ms", "resolve_ms", "rewrite_ms", "solve_ms"]:
-    print("  %-12s %8.3f" % (k, statistics.median(r[k] for r in runs)))
+for k in runs[0]:
+    print("  %-15s %8.3f" % (k, statistics.median(r[k] for r in runs)))
 print("  (%d runs)" % len(runs))'
