@@ -48,6 +48,15 @@ buildctl build --progress quiet --frontend dockerfile.v0 \
   --opt platform=linux/amd64,linux/arm64 \
   --output "type=image,name=$VF_REGISTRY/onbuild:1,push=true,oci-mediatypes=true"
 
+# An image with BuildKit's own SLSA provenance attached (attestation manifest in its index).
+mkdir -p "$work/attested"
+printf 'FROM %s/busybox:latest\nARG FLAVOR\nLABEL flavor=$FLAVOR\n' "$VF_REGISTRY" >"$work/attested/Dockerfile"
+buildctl build --progress quiet --frontend dockerfile.v0 \
+  --local context="$work/attested" --local dockerfile="$work/attested" \
+  --opt platform=linux/amd64 --opt build-arg:FLAVOR=release \
+  --opt attest:provenance=mode=max,version=v1 \
+  --output "type=image,name=$VF_REGISTRY/attested:1,push=true,oci-mediatypes=true"
+
 log "pushing BuildKit's Dockerfile frontend as an image"
 mkdir -p "$work/dockerfile/rootfs/bin"
 cp "$VF_RIG/bin/dockerfile-frontend" "$work/dockerfile/rootfs/bin/dockerfile-frontend"

@@ -374,3 +374,32 @@ fn content_replaced_after_the_check_is_never_built() {
         }
     }
 }
+
+#[test]
+fn provenance_is_read_from_the_image_and_decides() {
+    let _s = serial();
+    let rig = rig();
+    let dir = case(&rig, "provenance");
+    let out = build_with(
+        &rig,
+        &dir,
+        &["filename=attested.Dockerfile", "policy=policy.rego"],
+    );
+    assert!(out.ok, "{}", out.output);
+    let out = build_with(
+        &rig,
+        &dir,
+        &["filename=unattested.Dockerfile", "policy=policy.rego"],
+    );
+    assert!(!out.ok);
+    let line = out.error();
+    assert!(
+        line.contains("denied by policy policy.rego: 127.0.0.1:5000/busybox:latest@sha256:"),
+        "{line}"
+    );
+    assert!(line.contains("has no acceptable provenance"), "{line}");
+    assert!(
+        line.contains("\"hasProvenance\":false"),
+        "busybox:latest has none: {line}"
+    );
+}

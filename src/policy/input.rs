@@ -153,10 +153,14 @@ fn image(
         chain: Some(chain), ..
     }) = facts
     {
+        let provenance = super::provenance::from_chain(chain)?;
         m.insert(
             "hasProvenance".into(),
-            json!(!chain.attestation_manifest.is_empty()),
+            json!(!chain.attestation_manifest.is_empty() || provenance.is_some()),
         );
+        if let Some(p) = provenance {
+            m.insert("provenance".into(), p);
+        }
         // Only signatures that were verified may ever appear here; verification comes
         // with issue #4, so until then no signature is claimed (a policy that requires
         // one denies, which is the safe side).
@@ -469,21 +473,49 @@ mod tests {
 
     #[test]
     fn image_attestation_chain_sets_has_provenance() {
-        let chain = |att: &str| Facts::Image {
+        use sha2::{Digest, Sha256};
+        // An attestation manifest BuildKit returned with the chain (an SBOM only, no SLSA).
+        let manifest = br#"{"schemaVersion":2,"layers":[{"digest":"sha256:00","annotations":{"in-toto.io/predicate-type":"https://spdx.dev/Document"}}]}"#.to_vec();
+        let att = format!("sha256:{}", hex::encode(Sha256::digest(&manifest)));
+        let chain = |att: &str, blobs: bool| Facts::Image {
             digest: format!("sha256:{}", "a".repeat(64)),
             config: None,
             chain: Some(crate::proto::gw::AttestationChain {
                 attestation_manifest: att.into(),
+                blobs: if blobs {
+                    [(
+                        att.to_string(),
+                        crate::proto::gw::Blob {
+                            descriptor: None,
+                            data: manifest.clone(),
+                        },
+                    )]
+                    .into()
+                } else {
+                    Default::default()
+                },
                 ..Default::default()
             }),
             tag_digest: None,
         };
         let id = "docker-image://docker.io/library/alpine:latest";
-        let d = doc(id, &[], Some(&amd64()), Some(&chain("sha256:bcbc")));
+        let d = doc(id, &[], Some(&amd64()), Some(&chain(&att, true)));
         assert_eq!(d["image"]["hasProvenance"], true);
-        let d = doc(id, &[], Some(&amd64()), Some(&chain("")));
+        assert!(d["image"].get("provenance").is_none());
+        let d = doc(id, &[], Some(&amd64()), Some(&chain("", false)));
         assert_eq!(d["image"]["hasProvenance"], false);
         assert_eq!(d["image"]["signatures"], json!([]));
+        // A chain that names an attestation manifest it does not carry is malformed.
+        let op = op(id, &[]);
+        let err = document(
+            &json!({}),
+            &Source::parse(&op).unwrap(),
+            &op,
+            Some(&amd64()),
+            Some(&chain(&att, false)),
+        )
+        .unwrap_err();
+        assert!(err.contains("lacks blob"), "{err}");
     }
 
     #[test]

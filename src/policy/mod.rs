@@ -9,6 +9,7 @@ pub mod gitobj;
 pub mod input;
 pub mod load;
 mod needs;
+pub mod provenance;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

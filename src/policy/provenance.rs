@@ -1,0 +1,404 @@
+//! `input.image.provenance`: the SLSA provenance (v0.2 or v1) BuildKit attached to an image,
+//! read from the attestation chain and normalized into Buildx's field names.
+//!
+//! Nothing is taken on trust: every blob must hash to its digest, and the statement's subject
+//! must be the image manifest the build will use.
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::proto::gw;
+
+const PREDICATE_TYPE_ANNOTATION: &str = "in-toto.io/predicate-type";
+const SLSA_PREFIX: &str = "https://slsa.dev/provenance/";
+
+/// The blob `digest` of the chain, checked against its digest.
+fn blob<'a>(chain: &'a gw::AttestationChain, digest: &str) -> Result<&'a [u8], String> {
+    let b = chain
+        .blobs
+        .get(digest)
+        .ok_or_else(|| format!("the attestation chain lacks blob {digest}"))?;
+    let got = format!("sha256:{}", hex::encode(Sha256::digest(&b.data)));
+    if got != digest {
+        return Err(format!("attestation blob {digest} hashes to {got}"));
+    }
+    Ok(&b.data)
+}
+
+/// The parsed provenance of the image, `None` when it has no SLSA provenance.
+pub fn from_chain(chain: &gw::AttestationChain) -> Result<Option<Value>, String> {
+    if chain.attestation_manifest.is_empty() {
+        return Ok(None);
+    }
+    let manifest: Value = serde_json::from_slice(blob(chain, &chain.attestation_manifest)?)
+        .map_err(|e| format!("attestation manifest is not JSON: {e}"))?;
+    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+    let Some(layer) = layers.iter().find(|l| {
+        l["annotations"][PREDICATE_TYPE_ANNOTATION]
+            .as_str()
+            .is_some_and(|t| t.starts_with(SLSA_PREFIX))
+    }) else {
+        return Ok(None);
+    };
+    let digest = layer["digest"]
+        .as_str()
+        .ok_or("provenance layer has no digest")?;
+    if !chain.blobs.contains_key(digest) {
+        // Not fetched: the policies read whether there is provenance, not what it says.
+        return Ok(None);
+    }
+    let statement: Value = serde_json::from_slice(blob(chain, digest)?)
+        .map_err(|e| format!("provenance statement is not JSON: {e}"))?;
+    let image = chain
+        .image_manifest
+        .strip_prefix("sha256:")
+        .unwrap_or_default();
+    let subjects = statement["subject"].as_array().cloned().unwrap_or_default();
+    if image.is_empty() || !subjects.iter().any(|s| s["digest"]["sha256"] == image) {
+        return Err(format!(
+            "the provenance statement's subject is not the image manifest {}",
+            chain.image_manifest
+        ));
+    }
+    Ok(Some(normalize(&statement)))
+}
+
+/// Buildx's `ImageProvenance` from an in-toto statement with a SLSA predicate.
+pub fn normalize(statement: &Value) -> Value {
+    let predicate_type = statement["predicateType"].as_str().unwrap_or_default();
+    let p = &statement["predicate"];
+    let mut m = Map::new();
+    m.insert("predicateType".into(), json!(predicate_type));
+    let v1 = predicate_type.ends_with("/v1");
+    let (build_type, builder, invocation, started, finished, config, request, materials) = if v1 {
+        let bd = &p["buildDefinition"];
+        let md = &p["runDetails"]["metadata"];
+        (
+            &bd["buildType"],
+            &p["runDetails"]["builder"]["id"],
+            &md["invocationId"],
+            &md["startedOn"],
+            &md["finishedOn"],
+            &bd["externalParameters"]["configSource"],
+            &bd["externalParameters"]["request"],
+            &bd["resolvedDependencies"],
+        )
+    } else {
+        let md = &p["metadata"];
+        (
+            &p["buildType"],
+            &p["builder"]["id"],
+            &md["buildInvocationID"],
+            &md["buildStartedOn"],
+            &md["buildFinishedOn"],
+            &p["invocation"]["configSource"],
+            &p["invocation"]["parameters"],
+            &p["materials"],
+        )
+    };
+    let mut put = |k: &str, v: &Value| {
+        if !v.is_null() && v.as_str() != Some("") {
+            m.insert(k.into(), v.clone());
+        }
+    };
+    put("buildType", build_type);
+    put("builderID", builder);
+    put("invocationID", invocation);
+    put("startedOn", started);
+    put("finishedOn", finished);
+    put("frontend", &request["frontend"]);
+
+    let mut cs = Map::new();
+    for (from, to) in [
+        ("uri", "uri"),
+        ("digest", "digest"),
+        ("path", "path"),
+        ("entryPoint", "path"),
+    ] {
+        if let Some(v) = config.get(from).filter(|v| !v.is_null()) {
+            cs.insert(to.into(), v.clone());
+        }
+    }
+    if !cs.is_empty() {
+        m.insert("configSource".into(), Value::Object(cs));
+    }
+
+    if let Some(args) = request["args"].as_object() {
+        m.insert("rawArgs".into(), Value::Object(args.clone()));
+        let build_args: Map<String, Value> = args
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("build-arg:")
+                    .map(|n| (n.to_string(), v.clone()))
+            })
+            .collect();
+        m.insert("buildArgs".into(), Value::Object(build_args));
+    }
+
+    let md = if v1 {
+        &p["runDetails"]["metadata"]
+    } else {
+        &p["metadata"]
+    };
+    let (reproducible, hermetic) = if v1 {
+        (&md["buildkit_reproducible"], &md["buildkit_hermetic"])
+    } else {
+        (
+            &md["reproducible"],
+            &md["https://mobyproject.org/buildkit@v1#hermetic"],
+        )
+    };
+    // Both are omitted by BuildKit when false.
+    m.insert(
+        "reproducible".into(),
+        json!(reproducible.as_bool().unwrap_or(false)),
+    );
+    m.insert(
+        "hermetic".into(),
+        json!(hermetic.as_bool().unwrap_or(false)),
+    );
+    let completeness = if v1 {
+        let c = &md["buildkit_completeness"];
+        json!({"parameters": c["request"], "materials": c["resolvedDependencies"]})
+    } else {
+        let c = &md["completeness"];
+        json!({"parameters": c["parameters"], "environment": c["environment"], "materials": c["materials"]})
+    };
+    m.insert("completeness".into(), completeness);
+
+    let mats: Vec<Value> = materials
+        .as_array()
+        .map(|a| a.iter().filter_map(material).collect())
+        .unwrap_or_default();
+    m.insert("materials".into(), Value::Array(mats));
+    Value::Object(m)
+}
+
+/// A provenance material as a nested input object (`{image: …}`, `{git: …}`, `{http: …}`),
+/// with what the material itself states. Its own provenance and signatures are not fetched.
+fn material(mat: &Value) -> Option<Value> {
+    let uri = mat["uri"].as_str()?;
+    let digest = &mat["digest"];
+    if let Some(rest) = uri.strip_prefix("pkg:docker/") {
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (name, version) = path.rsplit_once('@').unwrap_or((path, ""));
+        let sha = digest["sha256"].as_str().map(|h| format!("sha256:{h}"));
+        let host_given = name
+            .split('/')
+            .next()
+            .is_some_and(|h| h.contains(['.', ':']) || h == "localhost");
+        let full = if host_given {
+            name.to_string()
+        } else if name.contains('/') {
+            format!("docker.io/{name}")
+        } else {
+            format!("docker.io/library/{name}")
+        };
+        let (host, repo_path) = full.split_once('/').unwrap_or(("docker.io", &full));
+        let repo = if host == "docker.io" {
+            repo_path
+                .strip_prefix("library/")
+                .unwrap_or(repo_path)
+                .to_string()
+        } else {
+            full.clone()
+        };
+        let mut img = Map::new();
+        let tag = (!version.is_empty() && !version.starts_with("sha256:")).then_some(version);
+        let mut reference = full.clone();
+        if let Some(t) = tag {
+            reference = format!("{reference}:{t}");
+            img.insert("tag".into(), json!(t));
+        }
+        if let Some(d) = &sha {
+            reference = format!("{reference}@{d}");
+            img.insert("checksum".into(), json!(d));
+        }
+        img.insert("ref".into(), json!(reference));
+        img.insert("host".into(), json!(host));
+        img.insert("repo".into(), json!(repo));
+        img.insert("fullRepo".into(), json!(full));
+        img.insert("isCanonical".into(), json!(sha.is_some()));
+        if let Some(p) = query.split('&').find_map(|kv| kv.strip_prefix("platform=")) {
+            let platform = p.replace("%2F", "/").replace("%2f", "/");
+            img.insert("platform".into(), json!(platform));
+        }
+        return Some(json!({ "image": img }));
+    }
+    let git_like = uri.starts_with("git://") || uri.contains(".git#") || uri.ends_with(".git");
+    if git_like {
+        let (remote, r) = uri.split_once('#').unwrap_or((uri, ""));
+        let mut g = Map::new();
+        g.insert("remote".into(), json!(remote));
+        if !r.is_empty() {
+            g.insert("ref".into(), json!(r));
+        }
+        if let Some(sha) = digest["sha1"].as_str() {
+            g.insert("checksum".into(), json!(sha));
+        }
+        return Some(json!({ "git": g }));
+    }
+    if uri.starts_with("http://") || uri.starts_with("https://") {
+        let mut h = Map::new();
+        h.insert("url".into(), json!(uri));
+        if let Some(sha) = digest["sha256"].as_str() {
+            h.insert("checksum".into(), json!(format!("sha256:{sha}")));
+        }
+        return Some(json!({ "http": h }));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(name: &str) -> Vec<u8> {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("testdata/provenance")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    fn digest(b: &[u8]) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(b)))
+    }
+
+    /// An attestation chain as BuildKit returns it, around a real provenance statement.
+    fn chain_with(statement: Vec<u8>, image: &str) -> gw::AttestationChain {
+        let layer = digest(&statement);
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": layer, "size": statement.len(),
+                        "annotations": {PREDICATE_TYPE_ANNOTATION: "https://slsa.dev/provenance/v1"}}]
+        }))
+        .unwrap();
+        let att = digest(&manifest);
+        let blob = |d: &str, data: Vec<u8>| {
+            (
+                d.to_string(),
+                gw::Blob {
+                    descriptor: None,
+                    data,
+                },
+            )
+        };
+        gw::AttestationChain {
+            root: "sha256:root".into(),
+            image_manifest: image.into(),
+            attestation_manifest: att.clone(),
+            signature_manifests: vec![],
+            blobs: [blob(&att, manifest), blob(&layer, statement)].into(),
+        }
+    }
+
+    // The image manifest both vectors are about.
+    const IMAGE: &str = "sha256:0e742de7fa50e182c83dce14360d0333712bbb938d97428e92c6e53c339fb426";
+
+    #[test]
+    fn buildkit_slsa_v1() {
+        let p = from_chain(&chain_with(vector("buildkit-v1.json"), IMAGE))
+            .unwrap()
+            .unwrap();
+        assert_eq!(p["predicateType"], "https://slsa.dev/provenance/v1");
+        assert_eq!(
+            p["buildType"],
+            "https://github.com/moby/buildkit/blob/master/docs/attestations/slsa-definitions.md"
+        );
+        assert_eq!(p["invocationID"], "mjwfc5mtokfs4oys0bw9rqehl");
+        assert_eq!(p["startedOn"], "2026-11-25T09:22:50.465036189Z");
+        assert_eq!(p["frontend"], "dockerfile.v0");
+        assert_eq!(p["buildArgs"], json!({"FOO": "bar"}));
+        assert_eq!(p["rawArgs"], json!({"build-arg:FOO": "bar"}));
+        assert_eq!(
+            p["completeness"],
+            json!({"parameters": true, "materials": false})
+        );
+        assert_eq!(p["reproducible"], false);
+        let m0 = &p["materials"][0]["image"];
+        assert_eq!(m0["repo"], "127.0.0.1:5000/busybox");
+        assert_eq!(m0["tag"], "latest");
+        assert_eq!(m0["platform"], "linux/amd64");
+        assert_eq!(
+            m0["checksum"],
+            "sha256:6ddbda65b8e28e7f79a4989349f86c18e35e5ea9ca2d1ff32fefab5b66088d7d"
+        );
+    }
+
+    #[test]
+    fn buildkit_slsa_v0_2() {
+        let st: Value = serde_json::from_slice(&vector("buildkit-v0.2.json")).unwrap();
+        let p = normalize(&st);
+        assert_eq!(p["predicateType"], "https://slsa.dev/provenance/v0.2");
+        assert_eq!(p["buildType"], "https://mobyproject.org/buildkit@v1");
+        assert_eq!(p["invocationID"], "5gu8vkwq2filb1lzvtpdra7pw");
+        assert_eq!(
+            p["completeness"],
+            json!({"parameters": true, "environment": true, "materials": false})
+        );
+        assert_eq!(p["buildArgs"]["FOO"], "bar");
+        assert_eq!(
+            p["materials"][0]["image"]["fullRepo"],
+            "127.0.0.1:5000/busybox"
+        );
+    }
+
+    #[test]
+    fn provenance_about_another_image_is_refused() {
+        let other = format!("sha256:{}", "1".repeat(64));
+        let err = from_chain(&chain_with(vector("buildkit-v1.json"), &other)).unwrap_err();
+        assert!(err.contains("subject is not the image manifest"), "{err}");
+    }
+
+    #[test]
+    fn tampered_blobs_are_refused() {
+        let mut c = chain_with(vector("buildkit-v1.json"), IMAGE);
+        let layer = c
+            .blobs
+            .keys()
+            .find(|k| **k != c.attestation_manifest)
+            .unwrap()
+            .clone();
+        c.blobs.get_mut(&layer).unwrap().data.push(b' ');
+        assert!(from_chain(&c).unwrap_err().contains("hashes to"));
+        let mut c = chain_with(vector("buildkit-v1.json"), IMAGE);
+        c.blobs.remove(&c.attestation_manifest.clone());
+        assert!(from_chain(&c).unwrap_err().contains("lacks blob"));
+        // a statement that was not asked for is simply not read
+        let mut c = chain_with(vector("buildkit-v1.json"), IMAGE);
+        c.blobs.remove(&layer);
+        assert_eq!(from_chain(&c).unwrap(), None);
+    }
+
+    #[test]
+    fn no_attestation_manifest_means_no_provenance() {
+        assert_eq!(from_chain(&gw::AttestationChain::default()).unwrap(), None);
+    }
+
+    #[test]
+    fn git_and_http_materials() {
+        let st = json!({"predicateType": "https://slsa.dev/provenance/v0.2", "predicate": {"materials": [
+            {"uri": "https://github.com/moby/buildkit.git#refs/tags/v0.26.1", "digest": {"sha1": "2450dcbab66bbd1074964147c326b560461663a0"}},
+            {"uri": "https://example.com/a.tar.gz", "digest": {"sha256": "ab"}},
+            {"uri": "pkg:docker/alpine@3.22?platform=linux%2Famd64", "digest": {"sha256": "cd"}}
+        ]}});
+        let m = &normalize(&st)["materials"];
+        assert_eq!(
+            m[0]["git"]["remote"],
+            "https://github.com/moby/buildkit.git"
+        );
+        assert_eq!(
+            m[0]["git"]["checksum"],
+            "2450dcbab66bbd1074964147c326b560461663a0"
+        );
+        assert_eq!(m[1]["http"]["checksum"], "sha256:ab");
+        assert_eq!(m[2]["image"]["repo"], "alpine");
+        assert_eq!(
+            m[2]["image"]["ref"],
+            "docker.io/library/alpine:3.22@sha256:cd"
+        );
+    }
+}
