@@ -88,6 +88,23 @@ git init -q -b main "$work/clone"
   echo "hello from git main" >hello.txt
   git commit -qam "main"
   git push -q "$repo" main v1 light-v1
+
+  # Signed tags, by throwaway keys minted here: OpenPGP and SSH by "signer", OpenPGP by
+  # "other". The public keys go to $VF_RIG/keys for the policies that verify them.
+  keys=$VF_RIG/keys
+  rm -rf "$keys" && mkdir -p "$keys/gnupg" && chmod 700 "$keys/gnupg"
+  export GNUPGHOME=$keys/gnupg
+  for who in signer other; do
+    gpg --batch --quiet --passphrase '' --quick-gen-key "$who <$who@example.com>" ed25519 sign never 2>/dev/null
+    gpg --batch --armor --export "$who@example.com" >"$keys/$who.asc"
+  done
+  ssh-keygen -q -t ed25519 -N '' -C signer -f "$keys/signer-ssh"
+  cp "$keys/signer-ssh.pub" "$keys/signer.pub"
+  git -c user.signingkey=signer@example.com tag -s -m "release v2 (pgp)" v2-pgp
+  git -c gpg.format=ssh -c user.signingkey="$keys/signer-ssh" tag -s -m "release v2 (ssh)" v2-ssh
+  git -c user.signingkey=other@example.com tag -s -m "release v2 (other key)" v2-other
+  git push -q "$repo" v2-pgp v2-ssh v2-other
+  gpgconf --kill all 2>/dev/null || true
 )
 touch "$repo/git-daemon-export-ok"
 

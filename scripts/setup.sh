@@ -4,7 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need_pkgs=()
-for p in runc docker-registry docker.io protobuf-compiler git busybox-static curl jq bc; do
+for p in runc docker-registry docker.io protobuf-compiler git busybox-static curl jq bc gnupg openssh-client; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

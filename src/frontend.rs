@@ -139,7 +139,18 @@ impl Decider<'_> {
             if self.policies.is_empty() {
                 break;
             }
-            let d = self.policies.evaluate(&doc)?;
+            let raw = match &res.facts {
+                crate::resolve::Facts::Git {
+                    commit_object,
+                    tag_object,
+                    ..
+                } => policy::RawObjects {
+                    git_commit: commit_object.clone(),
+                    git_tag: tag_object.clone(),
+                },
+                _ => policy::RawObjects::default(),
+            };
+            let d = self.policies.evaluate_with(&doc, &raw)?;
             for line in &d.prints {
                 eprintln!("verified-frontend: print {line}");
             }

@@ -9,3 +9,4 @@ pub mod policy;
 pub mod proto;
 pub mod resolve;
 pub mod sources;
+pub mod verify;

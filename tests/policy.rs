@@ -403,3 +403,33 @@ fn provenance_is_read_from_the_image_and_decides() {
         "busybox:latest has none: {line}"
     );
 }
+
+#[test]
+fn git_tags_must_be_signed_by_the_policys_key() {
+    let _s = serial();
+    let rig = rig();
+    let dir = scratch_copy(&case(&rig, "git-signed"));
+    let keys = PathBuf::from(std::env::var("VF_RIG").unwrap()).join("keys");
+    for k in ["signer.asc", "signer.pub"] {
+        std::fs::copy(keys.join(k), dir.path().join(k)).unwrap();
+    }
+    for (tag, ok) in [
+        ("v2-pgp", true),
+        ("v2-ssh", true),
+        ("v2-other", false),
+        ("v1", false),
+    ] {
+        let filename = format!("filename={tag}.Dockerfile");
+        let out = build_with(&rig, dir.path(), &[&filename, "policy=policy.rego"]);
+        assert_eq!(out.ok, ok, "{tag}:\n{}", out.output);
+        if !ok {
+            let line = out.error();
+            assert!(
+                line.contains(&format!(
+                    "refs/tags/{tag} is not a tag signed by the release key"
+                )),
+                "{tag}: {line}"
+            );
+        }
+    }
+}

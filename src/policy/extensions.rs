@@ -15,6 +15,15 @@ pub struct EvalState {
     pub input: serde_json::Value,
     /// Digests `pin_image` asked for.
     pub pins: Vec<String>,
+    /// Raw git objects of the source, for `verify_git_signature`.
+    pub raw: RawObjects,
+}
+
+/// Source bytes a builtin needs that the input document does not carry.
+#[derive(Debug, Default, Clone)]
+pub struct RawObjects {
+    pub git_commit: Option<Vec<u8>>,
+    pub git_tag: Option<Vec<u8>>,
 }
 
 pub type Shared = Arc<Mutex<EvalState>>;
@@ -65,14 +74,14 @@ pub fn register(
         }),
     )?;
 
-    let files = files.clone();
+    let json_files = files.clone();
     engine.add_extension(
         "load_json".into(),
         1,
         Box::new(move |args: Vec<Value>| {
             let path = string_arg("load_json", &args[0])?;
             let path = path.trim_start_matches("./");
-            let data = files.get(path).ok_or_else(|| {
+            let data = json_files.get(path).ok_or_else(|| {
                 anyhow!("load_json: {path:?} is not among the files read with the policy (a literal path beside the policy is required)")
             })?;
             if data.len() > 4 << 20 {
@@ -83,11 +92,47 @@ pub fn register(
         }),
     )?;
 
+    let st = state.clone();
+    let key_files = files.clone();
+    engine.add_extension(
+        "verify_git_signature".into(),
+        2,
+        Box::new(move |args: Vec<Value>| {
+            const NAME: &str = "verify_git_signature";
+            let obj = json(&args[0])?;
+            let keyfile = string_arg(NAME, &args[1])?;
+            let key = key_files
+                .get(keyfile.trim_start_matches("./"))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{NAME}: key file {keyfile:?} is not among the files read with the policy"
+                    )
+                })?;
+            let st = st
+                .lock()
+                .map_err(|_| anyhow!("{NAME}: policy state poisoned"))?;
+            let git = &st.input["git"];
+            let signed = if git.get("commit") == Some(&obj) {
+                st.raw
+                    .git_commit
+                    .as_deref()
+                    .map(crate::verify::git::split_commit)
+            } else if git.get("tag") == Some(&obj) {
+                st.raw.git_tag.as_deref().map(crate::verify::git::split_tag)
+            } else {
+                bail!("{NAME}: the first argument must be input.git.commit or input.git.tag");
+            };
+            let signed = signed.ok_or_else(|| anyhow!("{NAME}: the git object was not fetched"))?;
+            let ok = crate::verify::git::verify(&signed, key)
+                .map_err(|e| anyhow!("{NAME}: {keyfile}: {e}"))?;
+            Ok(Value::from(ok))
+        }),
+    )?;
+
     // Verifiers that need signature checking. Until they are implemented they fail the
     // evaluation with an error, so a policy that relies on one can never allow by accident.
     for (name, nargs) in [
-        ("verify_git_signature", 2u8),
-        ("verify_http_pgp_signature", 3),
+        ("verify_http_pgp_signature", 3u8),
         ("artifact_attestation", 2),
         ("github_attestation", 2),
     ] {

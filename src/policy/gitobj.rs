@@ -115,29 +115,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// Where a signature was found in the object, for the verifier (issue #4) and the policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Signature {
-    Pgp(String),
-    Ssh(String),
-}
-
-fn classify(sig: &str) -> Option<Signature> {
-    if sig.starts_with("-----BEGIN PGP SIGNATURE-----") {
-        Some(Signature::Pgp(sig.to_string()))
-    } else if sig.starts_with("-----BEGIN SSH SIGNATURE-----") {
-        Some(Signature::Ssh(sig.to_string()))
-    } else {
-        None
-    }
-}
-
-/// `input.git.commit` (without the signature summaries, which the verifier adds).
-pub fn commit(raw: &[u8]) -> Result<(Value, Option<Signature>), String> {
+/// `input.git.commit` (without the signature summary, which `verify::git` adds).
+pub fn commit(raw: &[u8]) -> Result<Value, String> {
     let p = split(raw)?;
     let mut m = Map::new();
     let mut parents = Vec::new();
-    let mut sig = None;
     for (k, v) in &p.headers {
         match *k {
             "tree" => {
@@ -147,7 +129,6 @@ pub fn commit(raw: &[u8]) -> Result<(Value, Option<Signature>), String> {
             "author" | "committer" => {
                 m.insert((*k).to_string(), actor(v));
             }
-            "gpgsig" | "gpgsig-sha256" => sig = classify(v),
             _ => {}
         }
     }
@@ -156,11 +137,12 @@ pub fn commit(raw: &[u8]) -> Result<(Value, Option<Signature>), String> {
     }
     m.insert("parents".into(), Value::Array(parents));
     m.insert("message".into(), json!(p.message));
-    Ok((Value::Object(m), sig))
+    Ok(Value::Object(m))
 }
 
-/// `input.git.tag`; an annotated tag carries its signature at the end of the message.
-pub fn tag(raw: &[u8]) -> Result<(Value, Option<Signature>), String> {
+/// `input.git.tag`; an annotated tag carries its signature at the end of the message, which
+/// is not part of `message`.
+pub fn tag(raw: &[u8]) -> Result<Value, String> {
     let p = split(raw)?;
     let mut m = Map::new();
     for (k, v) in &p.headers {
@@ -177,18 +159,16 @@ pub fn tag(raw: &[u8]) -> Result<(Value, Option<Signature>), String> {
     if !m.contains_key("object") {
         return Err("tag object has no object header".into());
     }
-    let (message, sig) = match [
+    let message = [
         "-----BEGIN PGP SIGNATURE-----",
         "-----BEGIN SSH SIGNATURE-----",
     ]
     .iter()
-    .find_map(|marker| p.message.find(marker))
-    {
-        Some(i) => (p.message[..i].to_string(), classify(&p.message[i..])),
-        None => (p.message.clone(), None),
-    };
+    .filter_map(|marker| p.message.find(marker))
+    .min()
+    .map_or(p.message.as_str(), |i| &p.message[..i]);
     m.insert("message".into(), json!(message));
-    Ok((Value::Object(m), sig))
+    Ok(Value::Object(m))
 }
 
 #[cfg(test)]
@@ -199,7 +179,7 @@ mod tests {
 
     #[test]
     fn parses_commit_like_buildx() {
-        let (c, sig) = commit(COMMIT.as_bytes()).unwrap();
+        let c = commit(COMMIT.as_bytes()).unwrap();
         assert_eq!(c["tree"], "0123456789abcdef0123456789abcdef01234567");
         assert_eq!(c["parents"][0], "89abcdef0123456789abcdef0123456789abcdef");
         assert_eq!(c["author"]["name"], "Alice");
@@ -207,23 +187,16 @@ mod tests {
         assert_eq!(c["author"]["when"], "2023-11-14T22:13:20Z");
         assert_eq!(c["committer"]["when"], "2023-11-15T00:13:20+02:00");
         assert_eq!(c["message"], "hello from commit\n");
-        assert_eq!(
-            sig,
-            Some(Signature::Pgp(
-                "-----BEGIN PGP SIGNATURE-----\n\nabc\n-----END PGP SIGNATURE-----".into()
-            ))
-        );
     }
 
     #[test]
     fn parses_signed_tag() {
         let raw = "object 0123456789abcdef0123456789abcdef01234567\ntype commit\ntag v1.2.3\ntagger Carol <carol@example.com> 1700000000 +0000\n\nrelease v1.2.3\n-----BEGIN SSH SIGNATURE-----\nxyz\n-----END SSH SIGNATURE-----\n";
-        let (t, sig) = tag(raw.as_bytes()).unwrap();
+        let t = tag(raw.as_bytes()).unwrap();
         assert_eq!(t["tag"], "v1.2.3");
         assert_eq!(t["type"], "commit");
         assert_eq!(t["tagger"]["name"], "Carol");
         assert_eq!(t["message"], "release v1.2.3\n");
-        assert!(matches!(sig, Some(Signature::Ssh(_))));
     }
 
     #[test]

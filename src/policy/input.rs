@@ -10,6 +10,7 @@ use super::gitobj;
 use crate::proto::pb;
 use crate::resolve::Facts;
 use crate::sources::{ImageRef, Source};
+use crate::verify::git as git_sig;
 
 /// `input.env`: facts about the build invocation, the same for every source.
 pub fn env(opts: &BTreeMap<String, String>) -> Value {
@@ -291,11 +292,15 @@ fn git(
         checksums = Some((checksum.clone(), commit.clone()));
         if let Some(raw) = commit_object {
             gitobj::verify_id("commit", raw, commit)?;
-            m.insert("commit".into(), gitobj::commit(raw)?.0);
+            let mut c = gitobj::commit(raw)?;
+            add_signature_summary(&mut c, git_sig::split_commit(raw));
+            m.insert("commit".into(), c);
         }
         if let Some(raw) = tag_object {
             gitobj::verify_id("tag", raw, checksum)?;
-            m.insert("tag".into(), gitobj::tag(raw)?.0);
+            let mut t = gitobj::tag(raw)?;
+            add_signature_summary(&mut t, git_sig::split_tag(raw));
+            m.insert("tag".into(), t);
         }
     }
     if let Some((checksum, commit)) = checksums {
@@ -305,6 +310,17 @@ fn git(
         m.insert("commitChecksum".into(), json!(commit));
     }
     Ok(Value::Object(m))
+}
+
+/// Buildx's `pgpSignature` / `sshSignature` of a commit or tag: who signed (key id or key
+/// fingerprint), not whether the signature is good; `verify_git_signature` checks that.
+fn add_signature_summary(obj: &mut Value, signed: git_sig::Signed) {
+    if let (Some((key, summary)), Some(o)) = (
+        signed.signature.as_ref().and_then(git_sig::summary),
+        obj.as_object_mut(),
+    ) {
+        o.insert(key.into(), summary);
+    }
 }
 
 /// Scheme and host of a git remote: URLs, and scp-like `user@host:path` (ssh).

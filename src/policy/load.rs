@@ -46,16 +46,20 @@ struct LocalDir<'a> {
 }
 
 impl<'a> LocalDir<'a> {
-    /// Transfers only Rego and JSON files: policies, their imports and their data.
-    async fn open(bridge: &'a Bridge, opts: &Options, name: &str) -> Result<LocalDir<'a>> {
+    /// Transfers only the files matching `patterns` (BuildKit include patterns).
+    async fn open(
+        bridge: &'a Bridge,
+        opts: &Options,
+        name: &str,
+        patterns: &[String],
+    ) -> Result<LocalDir<'a>> {
         let session = opts
             .all
             .get(&format!("local-sessionid:{name}"))
             .cloned()
             .or_else(|| std::env::var("BUILDKIT_SESSION_ID").ok())
             .unwrap_or_default();
-        let patterns =
-            serde_json::json!(["*.rego", "**/*.rego", "*.json", "**/*.json"]).to_string();
+        let patterns = serde_json::to_string(patterns).unwrap_or_default();
         let source = pb::Op {
             op: Some(pb::op::Op::Source(pb::SourceOp {
                 identifier: format!("local://{name}"),
@@ -137,17 +141,42 @@ fn imports(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Literal paths passed to `load_json` in a module.
-fn json_files(text: &str) -> Vec<String> {
+/// Builtins whose string arguments name files beside the policy (data, keys, bundles).
+const FILE_BUILTINS: [&str; 5] = [
+    "load_json(",
+    "verify_git_signature(",
+    "verify_http_pgp_signature(",
+    "artifact_attestation(",
+    "docker_github_builder_bundle(",
+];
+
+/// String literals passed to file-reading builtins in a module: the files to read with it.
+fn referenced_files(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("load_json(") {
-        rest = &rest[i + "load_json(".len()..];
-        let arg = rest.trim_start();
-        if let Some(s) = arg.strip_prefix('"')
-            && let Some(end) = s.find('"')
-        {
-            out.push(s[..end].to_string());
+    for name in FILE_BUILTINS {
+        let mut rest = text;
+        while let Some(i) = rest.find(name) {
+            rest = &rest[i + name.len()..];
+            // the call's arguments, up to its closing parenthesis
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let args = &rest[..end];
+            let mut parts = args.split('"');
+            parts.next();
+            while let Some(lit) = parts.next() {
+                out.push(lit.to_string());
+                parts.next();
+            }
         }
     }
     out
@@ -177,12 +206,34 @@ fn utf8(path: &str, data: Vec<u8>) -> Result<String> {
     })
 }
 
-/// Reads one policy and everything it imports or loads from `dir`.
+/// Rego modules, wherever they are below a policy's directory.
+fn rego_patterns() -> Vec<String> {
+    vec!["*.rego".into(), "**/*.rego".into()]
+}
+
+/// Reads one policy, its imports and the files its builtins name, all from `dir`.
 pub async fn read_policy(
     dir: &impl Reader,
     path: &str,
     label: String,
 ) -> Result<Option<PolicySource>> {
+    let Some((mut src, wanted)) = read_modules(dir, path, label).await? else {
+        return Ok(None);
+    };
+    read_files(dir, &mut src, &wanted).await?;
+    Ok(Some(src))
+}
+
+/// A file a builtin names: its name in the policy, and its path in the directory.
+type Wanted = (String, String);
+
+/// Reads one policy and the modules it imports; returns it with the files its builtins
+/// name (key files, bundles, data), which may have any name and are read separately.
+async fn read_modules(
+    dir: &impl Reader,
+    path: &str,
+    label: String,
+) -> Result<Option<(PolicySource, Vec<Wanted>)>> {
     let Some(main) = dir.read(path).await? else {
         return Ok(None);
     };
@@ -197,8 +248,9 @@ pub async fn read_policy(
         .into_iter()
         .map(|p| (p, 1))
         .collect();
-    for f in json_files(&src.modules[0].1) {
-        read_json(dir, &base, &f, &mut src).await?;
+    let mut wanted: Vec<Wanted> = Vec::new();
+    for f in referenced_files(&src.modules[0].1) {
+        wanted.push(wanted_file(&base, &f, &src.name)?);
     }
     while let Some((package, depth)) = queue.pop() {
         if !seen.insert(package.clone()) {
@@ -223,27 +275,55 @@ pub async fn read_policy(
             }
         };
         queue.extend(imports(&text).into_iter().map(|p| (p, depth + 1)));
-        for f in json_files(&text) {
-            read_json(dir, &base, &f, &mut src).await?;
+        for f in referenced_files(&text) {
+            wanted.push(wanted_file(&base, &f, &src.name)?);
         }
         src.modules.push((file, set_package(&text, &package)));
     }
-    Ok(Some(src))
+    wanted.sort();
+    wanted.dedup();
+    Ok(Some((src, wanted)))
 }
 
-async fn read_json(dir: &impl Reader, base: &str, rel: &str, src: &mut PolicySource) -> Result<()> {
+fn wanted_file(base: &str, rel: &str, policy: &str) -> Result<Wanted> {
     let rel = rel.trim_start_matches("./");
     if rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
         return Err(Error::Policy {
-            file: src.name.clone(),
-            message: format!("load_json({rel:?}): only files beside the policy can be read"),
+            file: policy.to_string(),
+            message: format!("{rel:?}: only files beside the policy can be read"),
         });
     }
-    let path = join(base, rel);
-    if let Some(data) = dir.read(&path).await? {
-        src.files.insert(rel.to_string(), data);
+    Ok((rel.to_string(), join(base, rel)))
+}
+
+/// Reads the wanted files that exist; a builtin asking for a missing one fails when called.
+async fn read_files(dir: &impl Reader, src: &mut PolicySource, wanted: &[Wanted]) -> Result<()> {
+    for (rel, path) in wanted {
+        if let Some(data) = dir.read(path).await? {
+            src.files.insert(rel.clone(), data);
+        }
     }
     Ok(())
+}
+
+/// Reads a policy through the gateway: modules first, then exactly the files they name.
+async fn load_one(
+    bridge: &Bridge,
+    opts: &Options,
+    local: &str,
+    modules: &LocalDir<'_>,
+    path: &str,
+    label: String,
+) -> Result<Option<PolicySource>> {
+    let Some((mut src, wanted)) = read_modules(modules, path, label).await? else {
+        return Ok(None);
+    };
+    if !wanted.is_empty() {
+        let paths: Vec<String> = wanted.iter().map(|(_, p)| p.clone()).collect();
+        let files = LocalDir::open(bridge, opts, local, &paths).await?;
+        read_files(&files, &mut src, &wanted).await?;
+    }
+    Ok(Some(src))
 }
 
 /// Every policy this build must pass, in order: the automatic one, then the `policy` option's.
@@ -266,17 +346,17 @@ pub async fn load(bridge: &Bridge, opts: &Options) -> Result<Vec<PolicySource>> 
         .all
         .get("dockerfilekey")
         .map_or("dockerfile", String::as_str);
-    let dir = LocalDir::open(bridge, opts, df_local).await?;
+    let dir = LocalDir::open(bridge, opts, df_local, &rego_patterns()).await?;
     let auto = format!("{filename}.rego");
     let label = auto.rsplit('/').next().unwrap_or(&auto).to_string();
-    if let Some(p) = read_policy(&dir, &auto, label).await? {
+    if let Some(p) = load_one(bridge, opts, df_local, &dir, &auto, label).await? {
         out.push(p);
     }
     if !opts.policies.is_empty() {
         let ctx_local = opts.all.get("contextkey").map_or("context", String::as_str);
-        let ctx = LocalDir::open(bridge, opts, ctx_local).await?;
+        let ctx = LocalDir::open(bridge, opts, ctx_local, &rego_patterns()).await?;
         for path in &opts.policies {
-            let p = read_policy(&ctx, path, path.clone())
+            let p = load_one(bridge, opts, ctx_local, &ctx, path, path.clone())
                 .await?
                 .ok_or_else(|| {
                     Error::option("policy", format!("{path} not found in the build context"))
@@ -295,7 +375,9 @@ mod tests {
     fn finds_imports_and_json_files() {
         let text = "package docker\nimport data.hack.xx\nimport data.hack.utils as u\n  import rego.v1\nx := load_json(\"releases.json\")\ny := load_json( \"./d/a.json\")";
         assert_eq!(imports(text), ["hack.xx", "hack.utils"]);
-        assert_eq!(json_files(text), ["releases.json", "./d/a.json"]);
+        assert_eq!(referenced_files(text), ["releases.json", "./d/a.json"]);
+        let text = "allow if verify_git_signature(input.git.tag, \"keys/t.asc\")\nx := artifact_attestation(input.http, sprintf(\"%s\", [\"b.json\"]))";
+        assert_eq!(referenced_files(text), ["keys/t.asc", "%s", "b.json"]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use regorus::{Engine, Value};
 
 use crate::error::{Error, Result};
+pub use extensions::RawObjects;
 use extensions::{EvalState, Shared};
 pub use load::load;
 pub use needs::Needs;
@@ -158,10 +159,19 @@ impl PolicySet {
 
     /// Evaluates every policy on one input document. The first denial (or pin) decides.
     pub fn evaluate(&mut self, input: &serde_json::Value) -> Result<Decision> {
+        self.evaluate_with(input, &RawObjects::default())
+    }
+
+    /// As `evaluate`, with the raw objects signature builtins verify.
+    pub fn evaluate_with(
+        &mut self,
+        input: &serde_json::Value,
+        raw: &RawObjects,
+    ) -> Result<Decision> {
         let mut prints = Vec::new();
         let mut last = String::new();
         for p in &mut self.policies {
-            let d = p.evaluate(input)?;
+            let d = p.evaluate(input, raw)?;
             prints.extend(d.prints.iter().cloned());
             last = d.policy.clone();
             if !d.allow || d.pin.is_some() {
@@ -179,7 +189,7 @@ impl PolicySet {
 }
 
 impl Policy {
-    fn evaluate(&mut self, input: &serde_json::Value) -> Result<Decision> {
+    fn evaluate(&mut self, input: &serde_json::Value, raw: &RawObjects) -> Result<Decision> {
         let err = |message: String| Error::Policy {
             file: self.name.clone(),
             message,
@@ -191,6 +201,7 @@ impl Policy {
                 .map_err(|_| err("policy state poisoned".into()))?;
             st.input = input.clone();
             st.pins.clear();
+            st.raw = raw.clone();
         }
         let value = Value::from_json_str(&input.to_string()).map_err(|e| err(e.to_string()))?;
         self.engine.set_input(value);

@@ -655,30 +655,6 @@ fn unsupported_verifiers_fail_closed() {
             "{ex}: locals still allowed"
         );
     }
-    let tag = b"object 3333333333333333333333333333333333333333\ntype commit\ntag v0.26.1\ntagger T <t@example.com> 1700000000 +0000\n\nv0.26.1\n".to_vec();
-    let tag_id = gitobj::object_id("tag", &tag);
-    // The example allow-lists BuildKit's real tag object; list this test tag object instead.
-    let text = source_of("buildx-rego-examples", "12-git-sign.Dockerfile.rego").modules[0]
-        .1
-        .replace("2450dcbab66bbd1074964147c326b560461663a0", &tag_id);
-    let mut p = inline("12-git-sign.Dockerfile.rego", &text).unwrap();
-    assert!(p.needs().git_objects, "the objects are fetched for it");
-    let facts = Facts::Git {
-        checksum: tag_id,
-        commit: "3".repeat(40),
-        reference: "refs/tags/v0.26.1".into(),
-        commit_object: None,
-        tag_object: Some(tag),
-    };
-    let doc = doc_for(
-        &env_with(&[], None),
-        "git://github.com/moby/buildkit.git#v0.26.1",
-        &[("git.fullurl", "https://github.com/moby/buildkit.git")],
-        "linux/amd64",
-        Some(facts),
-    );
-    let err = p.evaluate(&doc).unwrap_err().to_string();
-    assert!(err.contains("verify_git_signature"), "{err}");
 }
 
 #[test]
@@ -885,4 +861,143 @@ fn policies_without_fetches_need_nothing() {
     assert_eq!(example("4-alpine").needs(), Needs::default());
     // docker_github_builder(input.image, ...) reads everything about the image
     assert!(example("16-github-builder").needs().image_attestations);
+}
+
+fn sig_vector(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/git-signatures")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// A git source whose tag (or commit) object is one of the signed vectors.
+fn signed_git(kind: &str, object: &str) -> (Value, RawObjects) {
+    let raw = sig_vector(object);
+    let id = gitobj::object_id(kind, &raw);
+    let (commit_object, tag_object, commit) = if kind == "tag" {
+        (None, Some(raw.clone()), "1".repeat(40))
+    } else {
+        (Some(raw.clone()), None, id.clone())
+    };
+    let facts = Facts::Git {
+        checksum: id,
+        commit,
+        reference: "refs/tags/v1".into(),
+        commit_object: commit_object.clone(),
+        tag_object: tag_object.clone(),
+    };
+    let doc = doc_for(
+        &env_with(&[], None),
+        "git://h/r.git#v1",
+        &[],
+        "linux/amd64",
+        Some(facts),
+    );
+    (
+        doc,
+        RawObjects {
+            git_commit: commit_object,
+            git_tag: tag_object,
+        },
+    )
+}
+
+fn signature_policy(object: &str, key: &str) -> PolicySet {
+    let mut files = std::collections::BTreeMap::new();
+    if let Ok(data) = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/git-signatures")
+            .join(key),
+    ) {
+        files.insert(key.to_string(), data);
+    }
+    PolicySet::compile(vec![PolicySource {
+        name: "sig.rego".into(),
+        modules: vec![(
+            "sig.rego".into(),
+            format!("package docker\ndefault allow := false\nallow if verify_git_signature(input.git.{object}, \"{key}\")\ndecision := {{\"allow\": allow}}"),
+        )],
+        files,
+    }])
+    .unwrap()
+}
+
+#[test]
+fn verify_git_signature_with_pgp_and_ssh_keys() {
+    for (kind, object, signer, other) in [
+        ("tag", "tag-pgp", "pgp-signer.asc", "pgp-other.asc"),
+        ("tag", "tag-ssh", "ssh-signer.pub", "ssh-other.pub"),
+        ("commit", "commit-pgp", "pgp-signer.asc", "pgp-other.asc"),
+        ("commit", "commit-ssh", "ssh-signer.pub", "ssh-other.pub"),
+    ] {
+        let (doc, raw) = signed_git(kind, object);
+        let d = signature_policy(kind, signer)
+            .evaluate_with(&doc, &raw)
+            .unwrap();
+        assert!(d.allow, "{object} with {signer}");
+        let d = signature_policy(kind, other)
+            .evaluate_with(&doc, &raw)
+            .unwrap();
+        assert!(!d.allow, "{object} with {other}");
+    }
+    let (doc, raw) = signed_git("commit", "commit-unsigned");
+    assert!(
+        !signature_policy("commit", "pgp-signer.asc")
+            .evaluate_with(&doc, &raw)
+            .unwrap()
+            .allow
+    );
+}
+
+#[test]
+fn signature_summaries_are_in_the_input() {
+    let (doc, _) = signed_git("tag", "tag-pgp");
+    let keyid = String::from_utf8(sig_vector("pgp-signer.keyid"))
+        .unwrap()
+        .trim()
+        .to_lowercase();
+    assert_eq!(
+        doc["git"]["tag"]["pgpSignature"],
+        json!({"version": 4, "keyID": keyid})
+    );
+    assert_eq!(doc["git"]["tag"]["message"], "pgp signed tag\n");
+    let (doc, _) = signed_git("commit", "commit-ssh");
+    let fp = String::from_utf8(sig_vector("ssh-signer.fingerprint"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        doc["git"]["commit"]["sshSignature"],
+        json!({"version": 1, "pubKey": fp})
+    );
+    let (doc, _) = signed_git("commit", "commit-unsigned");
+    assert!(doc["git"]["commit"].get("pgpSignature").is_none());
+}
+
+#[test]
+fn verify_git_signature_only_checks_the_sources_own_objects() {
+    let (doc, raw) = signed_git("tag", "tag-pgp");
+    let mut files = std::collections::BTreeMap::new();
+    files.insert("pgp-signer.asc".to_string(), sig_vector("pgp-signer.asc"));
+    let mut p = PolicySet::compile(vec![PolicySource {
+        name: "sig.rego".into(),
+        modules: vec![(
+            "sig.rego".into(),
+            "package docker\nallow if { input.git; verify_git_signature({\"message\": \"x\"}, \"pgp-signer.asc\") }\ndecision := {\"allow\": allow}".into(),
+        )],
+        files,
+    }])
+    .unwrap();
+    let err = p.evaluate_with(&doc, &raw).unwrap_err().to_string();
+    assert!(
+        err.contains("must be input.git.commit or input.git.tag"),
+        "{err}"
+    );
+    let err = signature_policy("tag", "missing.asc")
+        .evaluate_with(&doc, &raw)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not among the files read"), "{err}");
 }
