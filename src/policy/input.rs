@@ -90,34 +90,7 @@ fn image(
     facts: Option<&Facts>,
 ) -> Result<Value, String> {
     let p = platform.ok_or("platform required for image source")?;
-    let (host, path) = match r.name.split_once('/') {
-        Some((h, rest)) if h.contains(['.', ':']) || h == "localhost" => {
-            (h.to_string(), rest.to_string())
-        }
-        _ => ("docker.io".to_string(), r.name.clone()),
-    };
-    let full_repo = format!("{host}/{path}");
-    // Familiar name, as reference.FamiliarName: docker.io/library/x -> x, docker.io/o/x -> o/x.
-    let repo = if host == "docker.io" {
-        path.strip_prefix("library/")
-            .filter(|p| !p.contains('/'))
-            .unwrap_or(&path)
-            .to_string()
-    } else {
-        full_repo.clone()
-    };
-    let mut reference = full_repo.clone();
-    if let Some(t) = &r.tag {
-        reference = format!("{reference}:{t}");
-    }
-    if let Some(d) = &r.digest {
-        reference = format!("{reference}@{d}");
-    }
-    let mut m = Map::new();
-    m.insert("ref".into(), json!(reference));
-    m.insert("host".into(), json!(host));
-    m.insert("repo".into(), json!(repo));
-    m.insert("fullRepo".into(), json!(full_repo));
+    let mut m = image_names(r);
     // A tag is a claim about the digest; with both written, BuildKit uses the digest. When
     // the tag was checked and names another digest now, the policy does not get the tag.
     let tag_holds = match facts {
@@ -168,6 +141,41 @@ fn image(
         m.insert("signatures".into(), json!([]));
     }
     Ok(Value::Object(m))
+}
+
+/// `ref`, `host`, `repo`, `fullRepo` of a normalized reference, as Buildx names them.
+pub(crate) fn image_names(r: &ImageRef) -> Map<String, Value> {
+    let (host, path) = match r.name.split_once('/') {
+        Some((h, rest)) if h.contains(['.', ':']) || h == "localhost" => {
+            (h.to_string(), rest.to_string())
+        }
+        _ => ("docker.io".to_string(), r.name.clone()),
+    };
+    let full_repo = format!("{host}/{path}");
+    // Familiar name, as reference.FamiliarName: docker.io/library/x -> x, docker.io/o/x -> o/x.
+    let repo = if host == "docker.io" {
+        path.strip_prefix("library/")
+            .filter(|p| !p.contains('/'))
+            .unwrap_or(&path)
+            .to_string()
+    } else {
+        full_repo.clone()
+    };
+    let mut m = Map::new();
+    m.insert(
+        "ref".into(),
+        json!(
+            ImageRef {
+                name: full_repo.clone(),
+                ..r.clone()
+            }
+            .to_string()
+        ),
+    );
+    m.insert("host".into(), json!(host));
+    m.insert("repo".into(), json!(repo));
+    m.insert("fullRepo".into(), json!(full_repo));
+    m
 }
 
 fn image_config(m: &mut Map<String, Value>, raw: &[u8]) -> Result<(), String> {

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::proto::gw;
+use crate::sources::ImageRef;
 
 const PREDICATE_TYPE_ANNOTATION: &str = "in-toto.io/predicate-type";
 const SLSA_PREFIX: &str = "https://slsa.dev/provenance/";
@@ -183,41 +184,20 @@ fn material(mat: &Value) -> Option<Value> {
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (name, version) = path.rsplit_once('@').unwrap_or((path, ""));
         let sha = digest["sha256"].as_str().map(|h| format!("sha256:{h}"));
-        let host_given = name
-            .split('/')
-            .next()
-            .is_some_and(|h| h.contains(['.', ':']) || h == "localhost");
-        let full = if host_given {
-            name.to_string()
-        } else if name.contains('/') {
-            format!("docker.io/{name}")
-        } else {
-            format!("docker.io/library/{name}")
-        };
-        let (host, repo_path) = full.split_once('/').unwrap_or(("docker.io", &full));
-        let repo = if host == "docker.io" {
-            repo_path
-                .strip_prefix("library/")
-                .unwrap_or(repo_path)
-                .to_string()
-        } else {
-            full.clone()
-        };
-        let mut img = Map::new();
         let tag = (!version.is_empty() && !version.starts_with("sha256:")).then_some(version);
-        let mut reference = full.clone();
+        let written = tag.map_or(name.to_string(), |t| format!("{name}:{t}"));
+        let mut r = ImageRef::normalize(&written).ok()?;
+        r.tag = tag.map(str::to_string);
+        if let Some(d) = &sha {
+            r = r.with_digest(d);
+        }
+        let mut img = super::input::image_names(&r);
         if let Some(t) = tag {
-            reference = format!("{reference}:{t}");
             img.insert("tag".into(), json!(t));
         }
         if let Some(d) = &sha {
-            reference = format!("{reference}@{d}");
             img.insert("checksum".into(), json!(d));
         }
-        img.insert("ref".into(), json!(reference));
-        img.insert("host".into(), json!(host));
-        img.insert("repo".into(), json!(repo));
-        img.insert("fullRepo".into(), json!(full));
         img.insert("isCanonical".into(), json!(sha.is_some()));
         if let Some(p) = query.split('&').find_map(|kv| kv.strip_prefix("platform=")) {
             let platform = p.replace("%2F", "/").replace("%2f", "/");
