@@ -6,6 +6,10 @@ use verified_frontend::gateway::{Bridge, Options, connect_stdio};
 
 const USAGE: &str = "verified-frontend: a BuildKit frontend; BuildKit starts it with no arguments.
 usage: verified-frontend            run as a BuildKit gateway frontend (gRPC on stdin/stdout)
+       verified-frontend verify-bundle [--staging] --bundle FILE
+           (--certificate-identity ID --certificate-oidc-issuer URL | --key PEM)
+           [--trusted-root FILE] FILE_OR_DIGEST
+                                    verify a Sigstore bundle offline (sigstore-conformance protocol)
        verified-frontend --version  print the version";
 
 fn main() -> ExitCode {
@@ -13,6 +17,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None => run_frontend(started),
+        Some("verify-bundle") => verify_bundle(&args[1..]),
         Some("--version") => {
             println!("verified-frontend {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -20,6 +25,30 @@ fn main() -> ExitCode {
         Some(_) => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn verify_bundle(args: &[String]) -> ExitCode {
+    use verified_frontend::verify::bundle::{VerifyBundleArgs, verify_bundle};
+    let parsed = match VerifyBundleArgs::parse(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("verify-bundle: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match verify_bundle(&parsed) {
+        Ok(r) => {
+            match (r.identity(), r.issuer()) {
+                (Some(id), Some(iss)) => eprintln!("verify-bundle: OK: signed by {id:?} ({iss})"),
+                _ => eprintln!("verify-bundle: OK: signed by the managed key"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("verify-bundle: FAILED: {e}");
+            ExitCode::FAILURE
         }
     }
 }

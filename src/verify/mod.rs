@@ -1,4 +1,5 @@
 //! Verification of signatures on build inputs. Results feed the policy input as facts;
 //! nothing here decides whether a source is allowed.
 
+pub mod bundle;
 pub mod git;
