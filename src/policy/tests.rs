@@ -97,6 +97,16 @@ fn image(reference: &str, dgst: &str, platform: &str, config: Option<Value>) -> 
     )
 }
 
+/// alpine:latest on linux/amd64, as the Dockerfile frontend pins it, without config.
+fn alpine() -> Value {
+    image(
+        "docker.io/library/alpine:latest",
+        &digest('a'),
+        "linux/amd64",
+        None,
+    )
+}
+
 fn with_image_fields(mut doc: Value, fields: Value) -> Value {
     for (k, v) in fields.as_object().unwrap() {
         doc["image"][k] = v.clone();
@@ -149,15 +159,7 @@ fn allows(set: &mut PolicySet, doc: &Value) -> bool {
 fn ex1_only_locals() {
     let mut p = example("1-locals");
     assert!(allows(&mut p, &local("context")));
-    assert!(!allows(
-        &mut p,
-        &image(
-            "docker.io/library/alpine:latest",
-            &digest('a'),
-            "linux/amd64",
-            None
-        )
-    ));
+    assert!(!allows(&mut p, &alpine()));
 }
 
 #[test]
@@ -213,15 +215,7 @@ fn ex4_alpine_by_checksum() {
 #[test]
 fn ex5_platforms() {
     let mut p = example("5-alpine");
-    assert!(allows(
-        &mut p,
-        &image(
-            "docker.io/library/alpine:latest",
-            &digest('a'),
-            "linux/amd64",
-            None
-        )
-    ));
+    assert!(allows(&mut p, &alpine()));
     assert!(allows(
         &mut p,
         &image(
@@ -270,15 +264,7 @@ fn xx_cases(p: &mut PolicySet) {
         allows(p, &xx("master", &digest('e'))),
         "mutable tags are allowed"
     );
-    assert!(allows(
-        p,
-        &image(
-            "docker.io/library/alpine:latest",
-            &digest('a'),
-            "linux/amd64",
-            None
-        )
-    ));
+    assert!(allows(p, &alpine()));
 }
 
 #[test]
@@ -373,12 +359,7 @@ fn ex8_git_tags_of_buildkit() {
 fn ex9_provenance_required() {
     let mut p = example("9-provenance");
     assert!(p.needs().image_attestations);
-    let img = image(
-        "docker.io/library/alpine:latest",
-        &digest('a'),
-        "linux/amd64",
-        None,
-    );
+    let img = alpine();
     assert!(allows(
         &mut p,
         &with_image_fields(img.clone(), json!({"hasProvenance": true}))
@@ -803,12 +784,7 @@ fn decision_shapes_follow_buildx() {
     )
     .unwrap();
     assert!(p.evaluate(&local("c")).unwrap().allow);
-    let img = image(
-        "docker.io/library/alpine:latest",
-        &digest('a'),
-        "linux/amd64",
-        None,
-    );
+    let img = alpine();
     assert!(
         p.evaluate(&img)
             .unwrap_err()
@@ -845,12 +821,7 @@ fn pin_image_only_pins_the_input_image() {
         "package docker\nallow if { input.image; pin_image(object.union(input.image, {\"x\": 1}), \"sha256:aa\") }\ndecision := {\"allow\": allow}",
     )
     .unwrap();
-    let img = image(
-        "docker.io/library/alpine:latest",
-        &digest('a'),
-        "linux/amd64",
-        None,
-    );
+    let img = alpine();
     let err = p.evaluate(&img).unwrap_err().to_string();
     assert!(err.contains("first argument must be input.image"), "{err}");
 }
