@@ -129,11 +129,55 @@ pub fn register(
         }),
     )?;
 
-    // Verifiers that need signature checking. Until they are implemented they fail the
-    // evaluation with an error, so a policy that relies on one can never allow by accident.
+    let st = state.clone();
+    let bundle_files = files.clone();
+    let root: Arc<std::sync::OnceLock<Result<sigstore_trust_root::TrustedRoot, String>>> =
+        Arc::default();
+    engine.add_extension(
+        "artifact_attestation".into(),
+        2,
+        Box::new(move |args: Vec<Value>| {
+            const NAME: &str = "artifact_attestation";
+            must_be_input(NAME, "http", &args[0], &st)?;
+            let file = string_arg(NAME, &args[1])?;
+            let bundle = bundle_files
+                .get(file.trim_start_matches("./"))
+                .ok_or_else(|| {
+                    anyhow!("{NAME}: bundle {file:?} is not among the files read with the policy")
+                })?;
+            let checksum = {
+                let st = st
+                    .lock()
+                    .map_err(|_| anyhow!("{NAME}: policy state poisoned"))?;
+                st.input["http"]["checksum"].as_str().map(str::to_string)
+            };
+            let hex = checksum
+                .as_deref()
+                .and_then(|c| c.strip_prefix("sha256:"))
+                .ok_or_else(|| anyhow!("{NAME}: the download has no sha256 checksum"))?;
+            let root = root
+                .get_or_init(crate::verify::bundle::public_good_root)
+                .as_ref()
+                .map_err(|e| anyhow!("{NAME}: {e}"))?;
+            // As in Buildx: a bundle that does not verify makes the call undefined (the rule
+            // does not hold); only unreadable inputs are errors.
+            match crate::verify::bundle::attestation_signature(bundle, hex, root) {
+                Ok(sig) => {
+                    Value::from_json_str(&sig.to_string()).map_err(|e| anyhow!("{NAME}: {e}"))
+                }
+                Err(e) => {
+                    eprintln!("verified-frontend: {NAME}({file}): not verified: {e}");
+                    Ok(Value::Undefined)
+                }
+            }
+        }),
+    )?;
+
+    // Verifiers not implemented yet fail the evaluation with an error, so a policy that
+    // relies on one can never allow by accident. github_attestation asks api.github.com,
+    // which a frontend without network can never reach.
     for (name, nargs) in [
         ("verify_http_pgp_signature", 3u8),
-        ("artifact_attestation", 2),
         ("github_attestation", 2),
     ] {
         engine.add_extension(

@@ -615,11 +615,6 @@ fn unsupported_verifiers_fail_closed() {
             "github_attestation",
         ),
         (
-            "22-artifact-attestation",
-            "https://github.com/tonistiigi/binfmt/releases/download/deploy%2Fv10.2.1-65/binfmt_linux-amd64.tar.gz",
-            "artifact_attestation",
-        ),
-        (
             "23-http-pgp",
             "https://download.docker.com/linux/ubuntu/dists/noble/Release",
             "verify_http_pgp_signature",
@@ -971,4 +966,22 @@ fn verify_git_signature_only_checks_the_sources_own_objects() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not among the files read"), "{err}");
+}
+
+/// Example 22 with the real docker/github-builder bundle beside it: the download whose
+/// checksum the bundle's statement names is allowed; any other is not.
+#[test]
+fn ex22_artifact_attestation_with_the_real_bundle() {
+    let mut p = example("22-artifact-attestation");
+    let url = "https://github.com/tonistiigi/binfmt/releases/download/deploy%2Fv10.2.1-65/binfmt_linux-amd64.tar.gz";
+    let http = |sum: &str| {
+        let facts = Facts::Http {
+            checksum: sum.into(),
+            filename: "binfmt_linux-amd64.tar.gz".into(),
+        };
+        doc_for(&env_with(&[], None), url, &[], "linux/amd64", Some(facts))
+    };
+    let real = "sha256:2bb181d540633bca67a3a8c852df3e99981fec346e07f827d3caf4bd203c2a5e";
+    assert!(allows(&mut p, &http(real)));
+    assert!(!allows(&mut p, &http(&digest('0'))));
 }

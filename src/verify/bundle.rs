@@ -181,3 +181,267 @@ mod tests {
         }
     }
 }
+
+/// The Sigstore instance BuildKit users' signatures come from (docker/github-builder signs
+/// with the public-good instance).
+pub fn public_good_root() -> Result<TrustedRoot, String> {
+    trusted_root(None, false)
+}
+
+const SLSA_PREFIX: &str = "https://slsa.dev/provenance/";
+const SIGSTORE_INTERMEDIATE: &str = "CN=sigstore-intermediate,O=sigstore.dev";
+const GITHUB_OIDC: &str = "https://token.actions.githubusercontent.com";
+const GITHUB_BUILDER_PREFIXES: [&str; 2] = [
+    "https://github.com/docker/github-builder/.github/workflows/",
+    "https://github.com/docker/github-builder-experimental/.github/workflows/",
+];
+
+/// Verifies a bundle over an artifact digest (any signer: who signed is for the policy to
+/// judge) and describes it as Buildx's `AttestationSignature`: `{kind, type, timestamps,
+/// signer{certificateIssuer, subjectAlternativeName, issuer, buildSignerURI, …}}`. The bundle
+/// must carry SLSA provenance about the artifact.
+pub fn attestation_signature(
+    bundle_json: &[u8],
+    artifact_sha256: &str,
+    root: &TrustedRoot,
+) -> Result<serde_json::Value, String> {
+    use base64::Engine;
+    use serde_json::json;
+
+    let bundle: Bundle =
+        serde_json::from_slice(bundle_json).map_err(|e| format!("not a Sigstore bundle: {e}"))?;
+    let raw: serde_json::Value = serde_json::from_slice(bundle_json).map_err(|e| e.to_string())?;
+    let digest =
+        Sha256Hash::from_hex(artifact_sha256).map_err(|e| format!("{artifact_sha256}: {e}"))?;
+    let result = Verifier::new(root)
+        .map_err(|e| format!("trusted root: {e}"))?
+        .verify(digest, &bundle, &VerificationPolicy::any_identity())
+        .map_err(|e| e.to_string())?;
+
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = raw["dsseEnvelope"]["payload"]
+        .as_str()
+        .and_then(|p| b64.decode(p).ok())
+        .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
+        .ok_or("the bundle holds no in-toto statement")?;
+    let predicate = payload["predicateType"].as_str().unwrap_or_default();
+    if !predicate.starts_with(SLSA_PREFIX) {
+        return Err(format!(
+            "the bundle's statement is {predicate:?}, not SLSA provenance"
+        ));
+    }
+
+    let cert = result
+        .certificate()
+        .ok_or("the bundle is not signed with a certificate")?;
+    let leaf = raw["verificationMaterial"]["certificate"]["rawBytes"]
+        .as_str()
+        .or_else(|| {
+            raw["verificationMaterial"]["x509CertificateChain"]["certificates"][0]["rawBytes"]
+                .as_str()
+        })
+        .and_then(|c| b64.decode(c).ok())
+        .ok_or("the bundle holds no certificate")?;
+    let certificate_issuer = {
+        use x509_cert::der::Decode;
+        x509_cert::Certificate::from_der(&leaf)
+            .map_err(|e| format!("certificate: {e}"))?
+            .tbs_certificate
+            .issuer
+            .to_string()
+    };
+    let c = &cert.ci_claims;
+    let mut signer = serde_json::Map::new();
+    signer.insert("certificateIssuer".into(), json!(certificate_issuer));
+    signer.insert(
+        "subjectAlternativeName".into(),
+        json!(
+            cert.identity
+                .as_ref()
+                .map(|i| i.to_string())
+                .unwrap_or_default()
+        ),
+    );
+    for (key, value) in [
+        ("issuer", &cert.issuer),
+        ("buildSignerURI", &c.build_signer_uri),
+        ("buildSignerDigest", &c.build_signer_digest),
+        ("runnerEnvironment", &c.runner_environment),
+        ("sourceRepositoryURI", &c.source_repository_uri),
+        ("sourceRepositoryDigest", &c.source_repository_digest),
+        ("sourceRepositoryRef", &c.source_repository_ref),
+        (
+            "sourceRepositoryIdentifier",
+            &c.source_repository_identifier,
+        ),
+        ("sourceRepositoryOwnerURI", &c.source_repository_owner_uri),
+        (
+            "sourceRepositoryOwnerIdentifier",
+            &c.source_repository_owner_identifier,
+        ),
+        ("buildConfigURI", &c.build_config_uri),
+        ("buildConfigDigest", &c.build_config_digest),
+        ("buildTrigger", &c.build_trigger),
+        ("runInvocationURI", &c.run_invocation_uri),
+        (
+            "sourceRepositoryVisibilityAtSigning",
+            &c.source_repository_visibility_at_signing,
+        ),
+    ] {
+        if let Some(v) = value {
+            signer.insert(key.into(), json!(v));
+        }
+    }
+    // Only verified times; the log's integrated time is a transparency-log timestamp, the
+    // others come from timestamp authorities.
+    let integrated = result.integrated_time();
+    let timestamps: Vec<serde_json::Value> = result
+        .verified_timestamps()
+        .iter()
+        .map(|t| {
+            let kind = if Some(*t) == integrated {
+                "Tlog"
+            } else {
+                "TimestampAuthority"
+            };
+            json!({"type": kind, "uri": "", "timestamp": t.to_string()})
+        })
+        .collect();
+    let media = raw["mediaType"].as_str().unwrap_or_default();
+    let sig_type = if media.contains("v0.3") || media.ends_with("version=0.3") {
+        "bundle-v0.3"
+    } else {
+        media
+    };
+    let kind = signature_kind(&signer, !timestamps.is_empty(), sig_type);
+    Ok(json!({"kind": kind, "type": sig_type, "timestamps": timestamps, "signer": signer}))
+}
+
+/// The kind of signer, by the rules of moby/policy-helpers (`DetectKind`).
+fn signature_kind(
+    signer: &serde_json::Map<String, serde_json::Value>,
+    has_timestamps: bool,
+    sig_type: &str,
+) -> &'static str {
+    let get = |k: &str| signer.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+    let sigstore = get("certificateIssuer") == SIGSTORE_INTERMEDIATE;
+    let github = get("issuer") == GITHUB_OIDC;
+    let hosted = get("runnerEnvironment") == "github-hosted";
+    let (san, build_signer, repo) = (
+        get("subjectAlternativeName"),
+        get("buildSignerURI"),
+        get("sourceRepositoryURI"),
+    );
+    let by_builder = GITHUB_BUILDER_PREFIXES
+        .iter()
+        .any(|p| build_signer.starts_with(p) && san.starts_with(p));
+    if sigstore
+        && github
+        && hosted
+        && by_builder
+        && repo.starts_with("https://github.com/")
+        && has_timestamps
+        && sig_type == "bundle-v0.3"
+    {
+        return "docker-github-builder";
+    }
+    let own_workflows = format!("{repo}/.github/workflows/");
+    if sigstore
+        && github
+        && hosted
+        && !repo.is_empty()
+        && build_signer.starts_with(&own_workflows)
+        && san.starts_with(&own_workflows)
+    {
+        return "self-signed-github-repo";
+    }
+    if sigstore {
+        return "self-signed";
+    }
+    "untrusted"
+}
+
+#[cfg(test)]
+mod attestation_tests {
+    use super::*;
+
+    fn binfmt_bundle() -> Vec<u8> {
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "testdata/vectors/buildx-rego-examples/binfmt_linux-amd64.provenance.sigstore.json",
+        ))
+        .unwrap()
+    }
+
+    const BINFMT: &str = "2bb181d540633bca67a3a8c852df3e99981fec346e07f827d3caf4bd203c2a5e";
+
+    /// The real docker/github-builder bundle: its claims are those of the certificate
+    /// (research notes, sigstore.md), and it is the github builder's kind of signature.
+    #[test]
+    fn real_github_builder_bundle_yields_its_claims() {
+        let sig =
+            attestation_signature(&binfmt_bundle(), BINFMT, &public_good_root().unwrap()).unwrap();
+        assert_eq!(sig["kind"], "docker-github-builder");
+        assert_eq!(sig["type"], "bundle-v0.3");
+        let s = &sig["signer"];
+        assert_eq!(s["certificateIssuer"], SIGSTORE_INTERMEDIATE);
+        assert_eq!(
+            s["subjectAlternativeName"],
+            "https://github.com/docker/github-builder/.github/workflows/bake.yml@refs/tags/v1"
+        );
+        assert_eq!(s["issuer"], GITHUB_OIDC);
+        assert_eq!(
+            s["buildSignerURI"],
+            "https://github.com/docker/github-builder/.github/workflows/bake.yml@refs/tags/v1"
+        );
+        assert_eq!(
+            s["buildSignerDigest"],
+            "c767551a26459c30e1f683df73a12fdb918f7068"
+        );
+        assert_eq!(s["runnerEnvironment"], "github-hosted");
+        assert_eq!(
+            s["sourceRepositoryURI"],
+            "https://github.com/tonistiigi/binfmt"
+        );
+        assert_eq!(
+            s["sourceRepositoryDigest"],
+            "3a63696139848ce36a0032a3352bbcac81627472"
+        );
+        assert_eq!(s["sourceRepositoryRef"], "refs/heads/master");
+        assert_eq!(s["sourceRepositoryIdentifier"], "243668393");
+        assert_eq!(
+            s["sourceRepositoryOwnerURI"],
+            "https://github.com/tonistiigi"
+        );
+        assert_eq!(s["buildTrigger"], "workflow_dispatch");
+        assert_eq!(s["sourceRepositoryVisibilityAtSigning"], "public");
+        let ts = sig["timestamps"].as_array().unwrap();
+        assert!(ts.iter().any(|t| t["type"] == "Tlog"), "{ts:?}");
+        assert!(
+            ts.iter()
+                .all(|t| t["timestamp"].as_str().unwrap().starts_with("2026-02-19T")),
+            "{ts:?}"
+        );
+    }
+
+    #[test]
+    fn another_artifact_or_a_tampered_bundle_does_not_verify() {
+        let root = public_good_root().unwrap();
+        assert!(attestation_signature(&binfmt_bundle(), &"0".repeat(64), &root).is_err());
+        let mut tampered: serde_json::Value = serde_json::from_slice(&binfmt_bundle()).unwrap();
+        let sig = tampered["dsseEnvelope"]["signatures"][0]["sig"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // change the first base64 character of the signature
+        let first = if sig.starts_with('A') { 'B' } else { 'A' };
+        let flipped = format!("{first}{}", &sig[first.len_utf8()..]);
+        tampered["dsseEnvelope"]["signatures"][0]["sig"] = serde_json::json!(flipped);
+        let bytes = serde_json::to_vec(&tampered).unwrap();
+        assert!(attestation_signature(&bytes, BINFMT, &root).is_err());
+        assert!(
+            attestation_signature(b"{", BINFMT, &root)
+                .unwrap_err()
+                .contains("not a Sigstore bundle")
+        );
+    }
+}
