@@ -85,19 +85,8 @@ fn source_key(node: &graph::OpNode, op: &pb::SourceOp) -> SourceKey {
     (
         op.identifier.clone(),
         op.attrs.clone(),
-        platform_id(node.platform.as_ref()),
+        node.platform.as_ref().map(input::platform_string),
     )
-}
-
-fn platform_id(p: Option<&pb::Platform>) -> Option<String> {
-    p.map(|p| {
-        let mut s = format!("{}/{}", p.os, p.architecture);
-        if !p.variant.is_empty() {
-            s.push('/');
-            s.push_str(&p.variant);
-        }
-        s
-    })
 }
 
 /// Applies the policies to resolved sources.
@@ -210,7 +199,7 @@ impl Decider<'_> {
                 pinned,
                 pin_attrs: update.as_ref().map(|u| u.attrs.clone()).unwrap_or_default(),
                 resolved: res.facts.resolved().to_string(),
-                platforms: platform_id(platform).into_iter().collect(),
+                platforms: platform.map(input::platform_string).into_iter().collect(),
                 location,
                 decision: decision_word,
                 policy,
@@ -367,9 +356,10 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
         build_records.push(v.record);
     }
     timings.evaluate_ms = ms(t.elapsed());
+    // The frontend images were checked above; only the build's sources are new here.
     let build_records = merge_platforms(build_records);
+    check_denials(&build_records, opts.policy_mode)?;
     records.extend(build_records);
-    check_denials(&records, opts.policy_mode)?;
 
     let t = Instant::now();
     let mut pinned_defs: BTreeMap<Option<String>, Vec<u8>> = BTreeMap::new();

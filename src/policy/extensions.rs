@@ -52,6 +52,22 @@ fn must_be_input(name: &str, what: &str, arg: &Value, state: &Shared) -> anyhow:
     Ok(())
 }
 
+/// The files read with the policy (data, keys, bundles), shared by the builtins.
+#[derive(Clone)]
+struct PolicyFiles(Arc<BTreeMap<String, Vec<u8>>>);
+
+impl PolicyFiles {
+    /// The file a builtin names; only files named by a literal path were read.
+    fn get(&self, builtin: &str, what: &str, path: &str) -> anyhow::Result<&[u8]> {
+        self.0
+            .get(path.trim_start_matches("./"))
+            .map(Vec::as_slice)
+            .ok_or_else(|| {
+                anyhow!("{builtin}: {what} {path:?} is not among the files read with the policy (a literal path beside the policy is required)")
+            })
+    }
+}
+
 pub fn register(
     engine: &mut Engine,
     state: &Shared,
@@ -74,20 +90,19 @@ pub fn register(
         }),
     )?;
 
+    let files = PolicyFiles(Arc::new(files.clone()));
     let json_files = files.clone();
     engine.add_extension(
         "load_json".into(),
         1,
         Box::new(move |args: Vec<Value>| {
             let path = string_arg("load_json", &args[0])?;
-            let path = path.trim_start_matches("./");
-            let data = json_files.get(path).ok_or_else(|| {
-                anyhow!("load_json: {path:?} is not among the files read with the policy (a literal path beside the policy is required)")
-            })?;
+            let data = json_files.get("load_json", "file", &path)?;
             if data.len() > 4 << 20 {
                 bail!("load_json: {path} is larger than 4 MiB");
             }
-            let text = std::str::from_utf8(data).map_err(|_| anyhow!("load_json: {path} is not UTF-8"))?;
+            let text =
+                std::str::from_utf8(data).map_err(|_| anyhow!("load_json: {path} is not UTF-8"))?;
             Value::from_json_str(text).map_err(|e| anyhow!("load_json: {path}: {e}"))
         }),
     )?;
@@ -101,13 +116,7 @@ pub fn register(
             const NAME: &str = "verify_git_signature";
             let obj = json(&args[0])?;
             let keyfile = string_arg(NAME, &args[1])?;
-            let key = key_files
-                .get(keyfile.trim_start_matches("./"))
-                .ok_or_else(|| {
-                    anyhow!(
-                        "{NAME}: key file {keyfile:?} is not among the files read with the policy"
-                    )
-                })?;
+            let key = key_files.get(NAME, "key file", &keyfile)?;
             let st = st
                 .lock()
                 .map_err(|_| anyhow!("{NAME}: policy state poisoned"))?;
@@ -130,7 +139,7 @@ pub fn register(
     )?;
 
     let st = state.clone();
-    let bundle_files = files.clone();
+    let bundle_files = files;
     let root: Arc<std::sync::OnceLock<Result<sigstore_trust_root::TrustedRoot, String>>> =
         Arc::default();
     engine.add_extension(
@@ -140,11 +149,7 @@ pub fn register(
             const NAME: &str = "artifact_attestation";
             must_be_input(NAME, "http", &args[0], &st)?;
             let file = string_arg(NAME, &args[1])?;
-            let bundle = bundle_files
-                .get(file.trim_start_matches("./"))
-                .ok_or_else(|| {
-                    anyhow!("{NAME}: bundle {file:?} is not among the files read with the policy")
-                })?;
+            let bundle = bundle_files.get(NAME, "bundle", &file)?;
             let checksum = {
                 let st = st
                     .lock()

@@ -76,43 +76,25 @@ fn actor(v: &str) -> Value {
     Value::Object(m)
 }
 
-/// Unix seconds and a `+hhmm` zone as RFC3339 in that zone, as Go's time.Time marshals.
+/// Unix seconds and a `+hhmm` zone as RFC3339 in that zone, as Go's time.Time marshals
+/// (`Z` for UTC).
 fn rfc3339(ts: i64, tz: &str) -> Option<String> {
-    let sign = match tz.as_bytes().first()? {
+    let sign: i32 = match tz.as_bytes().first()? {
         b'+' => 1,
         b'-' => -1,
         _ => return None,
     };
-    let h: i64 = tz.get(1..3)?.parse().ok()?;
-    let m: i64 = tz.get(3..5)?.parse().ok()?;
-    let offset = sign * (h * 3600 + m * 60);
-    let local = ts + offset;
-    let (days, secs) = (local.div_euclid(86400), local.rem_euclid(86400));
-    let (y, mo, d) = civil_from_days(days);
-    let zone = if offset == 0 {
-        "Z".to_string()
+    let h: i32 = tz.get(1..3)?.parse().ok()?;
+    let m: i32 = tz.get(3..5)?.parse().ok()?;
+    let offset = jiff::tz::Offset::from_seconds(sign * (h * 3600 + m * 60)).ok()?;
+    let t = jiff::Timestamp::from_second(ts).ok()?;
+    Some(if offset == jiff::tz::Offset::UTC {
+        t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
     } else {
-        format!("{}{:02}:{:02}", if sign > 0 { '+' } else { '-' }, h, m)
-    };
-    Some(format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}{zone}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    ))
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+        t.to_zoned(offset.to_time_zone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+    })
 }
 
 /// `input.git.commit` (without the signature summary, which `verify::git` adds).

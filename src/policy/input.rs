@@ -75,7 +75,8 @@ pub fn document(
     Ok(Value::Object(doc))
 }
 
-fn platform_string(p: &pb::Platform) -> String {
+/// `os/arch[/variant]`, as Buildx and BuildKit write platforms.
+pub fn platform_string(p: &pb::Platform) -> String {
     let mut s = format!("{}/{}", p.os, p.architecture);
     if !p.variant.is_empty() {
         s.push('/');

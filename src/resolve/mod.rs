@@ -248,28 +248,27 @@ async fn pin_image(
             None,
         ));
     }
-    let tag_digest = match (&r.tag, &r.digest) {
-        (Some(_), Some(_)) if tag_check => {
-            let tag_only = ImageRef {
-                digest: None,
-                ..r.clone()
-            };
-            let op = pb::SourceOp {
-                identifier: format!("{scheme}://{tag_only}"),
-                attrs: op.attrs.clone(),
-            };
-            let no_needs = Needs::default();
-            match Box::pin(pin_image(
-                bridge, &op, platform, &tag_only, scheme, no_needs,
-            ))
-            .await
-            {
-                Ok((Facts::Image { digest, .. }, _)) => Some(digest),
-                // A tag that no longer exists names no digest: the policy must not see it.
-                Ok(_) | Err(_) => Some(String::new()),
-            }
+    let tag_digest = if tag_check {
+        let tag_only = ImageRef {
+            digest: None,
+            ..r.clone()
+        };
+        let op = pb::SourceOp {
+            identifier: format!("{scheme}://{tag_only}"),
+            attrs: op.attrs.clone(),
+        };
+        let no_needs = Needs::default();
+        match Box::pin(pin_image(
+            bridge, &op, platform, &tag_only, scheme, no_needs,
+        ))
+        .await
+        {
+            Ok((Facts::Image { digest, .. }, _)) => Some(digest),
+            // A tag that no longer exists names no digest: the policy must not see it.
+            Ok(_) | Err(_) => Some(String::new()),
         }
-        _ => None,
+    } else {
+        None
     };
     let (digest, config, chain) = if bridge.caps.has_frontend("source.metaresolver") {
         let attestations = needs.image_attestations && scheme == "docker-image";
