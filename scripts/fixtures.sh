@@ -110,3 +110,14 @@ touch "$repo/git-daemon-export-ok"
 
 log "writing http files"
 echo "hello from http" >"$VF_RIG/http/hello.txt"
+# Detached signatures over it, by the keys minted above, for verify_http_pgp_signature.
+(
+  export GNUPGHOME=$VF_RIG/keys/gnupg
+  gpg --batch --yes --local-user signer@example.com --armor --detach-sign \
+    -o "$VF_RIG/keys/hello.txt.asc" "$VF_RIG/http/hello.txt"
+  gpg --batch --yes --local-user other@example.com --armor --detach-sign \
+    -o "$VF_RIG/keys/hello.txt.other.asc" "$VF_RIG/http/hello.txt"
+  echo "not what was served" | gpg --batch --yes --local-user signer@example.com --armor \
+    --detach-sign -o "$VF_RIG/keys/other-content.asc"
+  gpgconf --kill all 2>/dev/null || true
+)

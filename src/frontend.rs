@@ -24,6 +24,8 @@ pub const META_TIMINGS: &str = "verified-frontend.timings";
 
 /// A `pin_image` may lead to another: BuildKit allows 20 conversions, Buildx 10.
 const MAX_CONVERSIONS: usize = 10;
+/// Distinct signature checksums one source may ask BuildKit for.
+const MAX_CHECKSUM_REQUESTS: usize = 8;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Timings {
@@ -117,7 +119,9 @@ impl Decider<'_> {
         let mut op = original.clone();
         let mut decision: Option<Decision> = None;
         let mut facts = Value::Null;
-        for _ in 0..=MAX_CONVERSIONS {
+        let mut http_checksums = Vec::new();
+        let mut conversions = 0;
+        while conversions <= MAX_CONVERSIONS {
             let doc = input::document(&self.env, &res.source, &op, platform, Some(&res.facts))
                 .map_err(|e| Error::source(id, e).at(location.as_ref()))?;
             facts = doc
@@ -136,13 +140,42 @@ impl Decider<'_> {
                 } => policy::RawObjects {
                     git_commit: commit_object.clone(),
                     git_tag: tag_object.clone(),
+                    ..Default::default()
                 },
-                _ => policy::RawObjects::default(),
+                _ => policy::RawObjects {
+                    http_checksums: http_checksums.clone(),
+                    ..Default::default()
+                },
             };
             let d = self.policies.evaluate_with(&doc, &raw)?;
+            if let Some(req) = &d.wanted_checksum {
+                // verify_http_pgp_signature needs BuildKit's checksum with the signature's
+                // suffix; ask once per distinct request, then decide again.
+                if http_checksums.len() >= MAX_CHECKSUM_REQUESTS
+                    || http_checksums.iter().any(|(r, _)| r == req)
+                {
+                    return Err(Error::Policy {
+                        file: d.policy,
+                        message: format!(
+                            "verify_http_pgp_signature asked for more checksums than {MAX_CHECKSUM_REQUESTS} for {id}"
+                        ),
+                    });
+                }
+                let mut pinned = op.clone();
+                if let Some(u) = &res.update {
+                    pinned.identifier = u.identifier.clone();
+                    pinned.attrs.extend(u.attrs.clone());
+                }
+                let digest = resolve::http_checksum(self.bridge, &pinned, platform, req)
+                    .await
+                    .map_err(|e| e.at(location.as_ref()))?;
+                http_checksums.push((req.clone(), digest));
+                continue;
+            }
             for line in &d.prints {
                 eprintln!("verified-frontend: print {line}");
             }
+            conversions += 1;
             match (&d.pin, &res.source) {
                 (None, _) => {
                     decision = Some(d);

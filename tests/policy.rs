@@ -433,3 +433,37 @@ fn git_tags_must_be_signed_by_the_policys_key() {
         }
     }
 }
+
+#[test]
+fn downloads_must_carry_a_detached_signature_by_the_policys_key() {
+    let _s = serial();
+    let rig = rig();
+    let keys = PathBuf::from(std::env::var("VF_RIG").unwrap()).join("keys");
+    for (sig, ok) in [
+        ("hello.txt.asc", true),
+        ("hello.txt.other.asc", false),
+        ("other-content.asc", false),
+    ] {
+        let dir = scratch_copy(&case(&rig, "http-pgp"));
+        std::fs::copy(keys.join("signer.asc"), dir.path().join("signer.asc")).unwrap();
+        std::fs::copy(keys.join(sig), dir.path().join("hello.txt.asc")).unwrap();
+        let out = build_with(&rig, dir.path(), &["policy=policy.rego"]);
+        assert_eq!(out.ok, ok, "{sig}:\n{}", out.output);
+        if ok {
+            let report = out.report();
+            let src = report["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["kind"] == "http")
+                .unwrap_or_else(|| panic!("no http source: {report}"));
+            assert_eq!(src["decision"], "allow", "{src}");
+        } else {
+            let line = out.error();
+            assert!(
+                line.contains("http://127.0.0.1:8777/hello.txt is not signed by the release key"),
+                "{sig}: {line}"
+            );
+        }
+    }
+}

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::{anyhow, bail};
 use regorus::{Engine, Value};
 
+use crate::verify::pgp::ChecksumRequest;
+
 /// What the extensions may read and record during one evaluation.
 #[derive(Debug, Default)]
 pub struct EvalState {
@@ -17,6 +19,8 @@ pub struct EvalState {
     pub pins: Vec<String>,
     /// Raw git objects of the source, for `verify_git_signature`.
     pub raw: RawObjects,
+    /// A checksum `verify_http_pgp_signature` needs and does not have yet.
+    pub wanted_checksum: Option<ChecksumRequest>,
 }
 
 /// Source bytes a builtin needs that the input document does not carry.
@@ -24,6 +28,8 @@ pub struct EvalState {
 pub struct RawObjects {
     pub git_commit: Option<Vec<u8>>,
     pub git_tag: Option<Vec<u8>>,
+    /// BuildKit's checksums of the download followed by a suffix, with the request.
+    pub http_checksums: Vec<(ChecksumRequest, String)>,
 }
 
 pub type Shared = Arc<Mutex<EvalState>>;
@@ -139,7 +145,7 @@ pub fn register(
     )?;
 
     let st = state.clone();
-    let bundle_files = files;
+    let bundle_files = files.clone();
     let root: Arc<std::sync::OnceLock<Result<sigstore_trust_root::TrustedRoot, String>>> =
         Arc::default();
     engine.add_extension(
@@ -178,22 +184,55 @@ pub fn register(
         }),
     )?;
 
-    // Verifiers not implemented yet fail the evaluation with an error, so a policy that
-    // relies on one can never allow by accident. github_attestation asks api.github.com,
-    // which a frontend without network can never reach.
-    for (name, nargs) in [
-        ("verify_http_pgp_signature", 3u8),
-        ("github_attestation", 2),
-    ] {
-        engine.add_extension(
-            name.into(),
-            nargs,
-            Box::new(move |_: Vec<Value>| {
-                Err(anyhow!(
-                    "{name} is not supported by this verified-frontend yet; the source is refused"
-                ))
-            }),
-        )?;
-    }
+    let st = state.clone();
+    let pgp_files = files;
+    engine.add_extension(
+        "verify_http_pgp_signature".into(),
+        3,
+        Box::new(move |args: Vec<Value>| {
+            const NAME: &str = "verify_http_pgp_signature";
+            must_be_input(NAME, "http", &args[0], &st)?;
+            let sigfile = string_arg(NAME, &args[1])?;
+            let keyfile = string_arg(NAME, &args[2])?;
+            let sig = pgp_files.get(NAME, "signature", &sigfile)?;
+            let key = pgp_files.get(NAME, "key file", &keyfile)?;
+            let req = crate::verify::pgp::checksum_request(sig)
+                .map_err(|e| anyhow!("{NAME}: {sigfile}: {e}"))?;
+            let mut st = st
+                .lock()
+                .map_err(|_| anyhow!("{NAME}: policy state poisoned"))?;
+            let known = st
+                .raw
+                .http_checksums
+                .iter()
+                .find(|(r, _)| *r == req)
+                .map(|(_, d)| d.clone());
+            match known {
+                // As in Buildx: the evaluation is repeated once BuildKit has hashed the
+                // download with this suffix; until then the call does not hold.
+                None => {
+                    st.wanted_checksum = Some(req);
+                    Ok(Value::from(false))
+                }
+                Some(digest) => {
+                    let ok = crate::verify::pgp::verify_digest(sig, key, &digest)
+                        .map_err(|e| anyhow!("{NAME}: {sigfile}, {keyfile}: {e}"))?;
+                    Ok(Value::from(ok))
+                }
+            }
+        }),
+    )?;
+
+    // github_attestation asks api.github.com, which a frontend running without network can
+    // never reach: it fails the evaluation, so a policy relying on it never allows.
+    engine.add_extension(
+        "github_attestation".into(),
+        2,
+        Box::new(move |_: Vec<Value>| {
+            Err(anyhow!(
+                "github_attestation needs api.github.com, which a frontend without network cannot reach; the source is refused"
+            ))
+        }),
+    )?;
     Ok(())
 }

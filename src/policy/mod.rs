@@ -79,6 +79,9 @@ pub struct Decision {
     pub policy: String,
     /// `print` output, prefixed by policy name.
     pub prints: Vec<String>,
+    /// A denial that may turn once BuildKit answers this checksum request
+    /// (`verify_http_pgp_signature`): fetch it and evaluate again.
+    pub wanted_checksum: Option<crate::verify::pgp::ChecksumRequest>,
 }
 
 pub struct PolicySet {
@@ -184,6 +187,7 @@ impl PolicySet {
             pin: None,
             policy: last,
             prints,
+            wanted_checksum: None,
         })
     }
 }
@@ -202,6 +206,7 @@ impl Policy {
             st.input = input.clone();
             st.pins.clear();
             st.raw = raw.clone();
+            st.wanted_checksum = None;
         }
         let value = Value::from_json_str(&input.to_string()).map_err(|e| err(e.to_string()))?;
         self.engine.set_input(value);
@@ -215,13 +220,13 @@ impl Policy {
             .collect();
         let decision = result.map_err(|e| err(e.to_string()))?;
         let (allow, deny_msg) = parse_decision(&decision).map_err(err)?;
-        let pins = std::mem::take(
-            &mut self
+        let (pins, wanted_checksum) = {
+            let mut st = self
                 .state
                 .lock()
-                .map_err(|_| err("policy state poisoned".into()))?
-                .pins,
-        );
+                .map_err(|_| err("policy state poisoned".into()))?;
+            (std::mem::take(&mut st.pins), st.wanted_checksum.take())
+        };
         let pin = match pins.as_slice() {
             [] => None,
             [one] => Some(one.clone()),
@@ -238,6 +243,7 @@ impl Policy {
             pin: if allow { pin } else { None },
             policy: self.name.clone(),
             prints,
+            wanted_checksum: if allow { None } else { wanted_checksum },
         })
     }
 }

@@ -198,6 +198,45 @@ async fn resolve_facts(
     })
 }
 
+/// BuildKit's digest of an http source's content followed by `req.suffix`, for a detached
+/// OpenPGP signature. `pinned` carries the checksum the build will enforce, so the content
+/// hashed here is the content the build gets.
+pub async fn http_checksum(
+    bridge: &Bridge,
+    pinned: &pb::SourceOp,
+    platform: Option<&pb::Platform>,
+    req: &crate::verify::pgp::ChecksumRequest,
+) -> Result<String> {
+    let id = pinned.identifier.as_str();
+    bridge.caps.require_frontend(
+        "source.metaresolver.http.checksumrequest",
+        "verify a detached PGP signature over an http source",
+    )?;
+    let mut request = meta_request(pinned, platform);
+    request.http = Some(gw::ResolveSourceHttpRequest {
+        checksum_request: Some(gw::ChecksumRequest {
+            algo: req.algo,
+            suffix: req.suffix.clone(),
+        }),
+    });
+    let meta = source_meta(bridge, request, "http").await?;
+    let resp = meta
+        .http
+        .and_then(|h| h.checksum_response)
+        .ok_or_else(|| Error::source(id, "the daemon returned no checksum for the signature"))?;
+    // The answer must be for this request: same suffix, same algorithm.
+    if resp.suffix != req.suffix || !resp.digest.starts_with(&format!("{}:", req.algo_name)) {
+        return Err(Error::source(
+            id,
+            format!(
+                "the daemon answered another checksum request ({})",
+                resp.digest
+            ),
+        ));
+    }
+    Ok(resp.digest)
+}
+
 async fn source_meta(
     bridge: &Bridge,
     req: gw::ResolveSourceMetaRequest,

@@ -160,7 +160,7 @@ pub fn verify(signed: &Signed, keyfile: &[u8]) -> Result<bool, String> {
 }
 
 /// OpenPGP public keys, armored (`.asc`) or binary (`.gpg`), one or several.
-fn pgp_keys(data: &[u8]) -> Result<Vec<SignedPublicKey>, String> {
+pub(crate) fn pgp_keys(data: &[u8]) -> Result<Vec<SignedPublicKey>, String> {
     let armored = data.starts_with(b"-----BEGIN");
     let keys: Vec<SignedPublicKey> = if armored {
         SignedPublicKey::from_armor_many(data)

@@ -3,3 +3,4 @@
 
 pub mod bundle;
 pub mod git;
+pub mod pgp;
