@@ -17,6 +17,8 @@ use crate::policy::{self, Decision, Mode, Needs, PolicySet, input};
 use crate::proto::{gw, pb};
 use crate::resolve::{self, Resolution};
 use crate::sources::{ImageRef, Source};
+use crate::verify::bundle::Root;
+use crate::verify::image::ImageVerifier;
 
 /// Result metadata keys this frontend adds next to the Dockerfile frontend's own.
 pub const META_SOURCES: &str = "verified-frontend.sources";
@@ -67,6 +69,9 @@ struct SourceRecord {
     policy: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     deny_msg: Vec<String>,
+    /// Signatures found on the image that were not accepted, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    signatures_rejected: Vec<String>,
     /// The input document's object for this source, as the policy saw it.
     #[serde(skip)]
     facts: Value,
@@ -97,6 +102,8 @@ struct Decider<'a> {
     policies: PolicySet,
     env: Value,
     needs: Needs,
+    /// Present when a policy reads image signatures.
+    images: Option<ImageVerifier>,
 }
 
 /// A decided source: its final op (after any `pin_image` conversion) and the update that
@@ -120,10 +127,26 @@ impl Decider<'_> {
         let mut decision: Option<Decision> = None;
         let mut facts = Value::Null;
         let mut http_checksums = Vec::new();
+        let mut signatures_rejected = Vec::new();
         let mut conversions = 0;
         while conversions <= MAX_CONVERSIONS {
-            let doc = input::document(&self.env, &res.source, &op, platform, Some(&res.facts))
+            let mut doc = input::document(&self.env, &res.source, &op, platform, Some(&res.facts))
                 .map_err(|e| Error::source(id, e).at(location.as_ref()))?;
+            // Signatures are verified here rather than while resolving: one verifier (trust
+            // roots, cache) serves every source of the build.
+            if let (
+                Some(images),
+                crate::resolve::Facts::Image {
+                    chain: Some(chain), ..
+                },
+            ) = (self.images.as_mut(), &res.facts)
+            {
+                let checked = images
+                    .check(chain)
+                    .map_err(|e| Error::source(&op.identifier, e).at(location.as_ref()))?;
+                doc["image"]["signatures"] = Value::Array(checked.signatures);
+                signatures_rejected = checked.rejected;
+            }
             facts = doc
                 .as_object()
                 .and_then(|o| o.iter().find(|(k, _)| *k != "env"))
@@ -237,6 +260,7 @@ impl Decider<'_> {
                 decision: decision_word,
                 policy,
                 deny_msg,
+                signatures_rejected,
                 facts,
             },
             update,
@@ -283,8 +307,16 @@ fn denial(rec: &SourceRecord) -> String {
         facts.truncate(cut);
         facts.push('…');
     }
+    let rejected = if rec.signatures_rejected.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; signatures not accepted: {}",
+            rec.signatures_rejected.join("; ")
+        )
+    };
     format!(
-        "source {}{at} denied by policy {}: {why}; facts: {facts}",
+        "source {}{at} denied by policy {}: {why}{rejected}; facts: {facts}",
         rec.original, rec.policy
     )
 }
@@ -308,11 +340,26 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     } else {
         policies.needs()
     };
+    let images = if needs.image_attestations {
+        let roots = match &opts.trusted_root {
+            Some(path) => {
+                let data = policy::load::context_file(bridge, opts, path).await?;
+                let text = String::from_utf8(data)
+                    .map_err(|_| Error::option("trusted-root", format!("{path} is not text")))?;
+                vec![Root::from_json(path, &text).map_err(|e| Error::option("trusted-root", e))?]
+            }
+            None => Root::embedded().map_err(|e| Error::option("trusted-root", e))?,
+        };
+        Some(ImageVerifier::new(roots))
+    } else {
+        None
+    };
     let mut decider = Decider {
         bridge,
         env: input::env(&forwarded),
         policies,
         needs,
+        images,
     };
     let mut records: Vec<SourceRecord> = Vec::new();
 

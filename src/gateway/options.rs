@@ -14,6 +14,8 @@ pub const OPT_DOCKERFILE_FRONTEND: &str = "dockerfile-frontend";
 pub const OPT_POLICY: &str = "policy";
 /// `enforce` (default), `warn` or `off`.
 pub const OPT_POLICY_MODE: &str = "policy-mode";
+/// A Sigstore `trusted_root.json` in the build context; replaces the embedded roots.
+pub const OPT_TRUSTED_ROOT: &str = "trusted-root";
 
 /// `docker build` can pass only build args, so each option also has a build-arg form.
 fn build_arg_form(key: &str) -> String {
@@ -23,7 +25,12 @@ fn build_arg_form(key: &str) -> String {
     )
 }
 
-const OWN_OPTIONS: [&str; 3] = [OPT_DOCKERFILE_FRONTEND, OPT_POLICY, OPT_POLICY_MODE];
+const OWN_OPTIONS: [&str; 4] = [
+    OPT_DOCKERFILE_FRONTEND,
+    OPT_POLICY,
+    OPT_POLICY_MODE,
+    OPT_TRUSTED_ROOT,
+];
 
 /// Keys the Dockerfile frontend reads that this frontend also sets.
 pub const OPT_CMDLINE: &str = "cmdline";
@@ -38,6 +45,8 @@ pub struct Options {
     /// Policy files named by the `policy` option, in order.
     pub policies: Vec<String>,
     pub policy_mode: PolicyMode,
+    /// `trusted-root`: path of a trusted root in the build context.
+    pub trusted_root: Option<String>,
 }
 
 impl Options {
@@ -80,13 +89,22 @@ impl Options {
                     .collect()
             })
             .unwrap_or_default();
-        for p in &policies {
-            if p.starts_with('/') || p.split('/').any(|c| c == "..") {
-                return Err(Error::option(
-                    OPT_POLICY,
+        let inside = |opt: &str, p: &str| {
+            if p.is_empty() || p.starts_with('/') || p.split('/').any(|c| c == "..") {
+                Err(Error::option(
+                    opt,
                     format!("{p:?} must be a path inside the build context"),
-                ));
+                ))
+            } else {
+                Ok(())
             }
+        };
+        for p in &policies {
+            inside(OPT_POLICY, p)?;
+        }
+        let trusted_root = own(OPT_TRUSTED_ROOT).map(|v| v.trim().to_string());
+        if let Some(p) = &trusted_root {
+            inside(OPT_TRUSTED_ROOT, p)?;
         }
         let policy_mode = match own(OPT_POLICY_MODE) {
             Some(m) => PolicyMode::parse(m.trim())?,
@@ -97,6 +115,7 @@ impl Options {
             dockerfile_frontend,
             policies,
             policy_mode,
+            trusted_root,
         })
     }
 

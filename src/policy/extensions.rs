@@ -146,7 +146,7 @@ pub fn register(
 
     let st = state.clone();
     let bundle_files = files.clone();
-    let root: Arc<std::sync::OnceLock<Result<sigstore_trust_root::TrustedRoot, String>>> =
+    let roots: Arc<std::sync::OnceLock<Result<Vec<crate::verify::bundle::Root>, String>>> =
         Arc::default();
     engine.add_extension(
         "artifact_attestation".into(),
@@ -166,13 +166,13 @@ pub fn register(
                 .as_deref()
                 .and_then(|c| c.strip_prefix("sha256:"))
                 .ok_or_else(|| anyhow!("{NAME}: the download has no sha256 checksum"))?;
-            let root = root
-                .get_or_init(crate::verify::bundle::public_good_root)
+            let roots = roots
+                .get_or_init(crate::verify::bundle::Root::embedded)
                 .as_ref()
                 .map_err(|e| anyhow!("{NAME}: {e}"))?;
             // As in Buildx: a bundle that does not verify makes the call undefined (the rule
             // does not hold); only unreadable inputs are errors.
-            match crate::verify::bundle::attestation_signature(bundle, hex, root) {
+            match crate::verify::bundle::attestation_signature(bundle, hex, roots) {
                 Ok(sig) => {
                     Value::from_json_str(&sig.to_string()).map_err(|e| anyhow!("{NAME}: {e}"))
                 }

@@ -136,9 +136,8 @@ fn image(
         if let Some(p) = provenance {
             m.insert("provenance".into(), p);
         }
-        // Only signatures that were verified may ever appear here; verification comes
-        // with issue #4, so until then no signature is claimed (a policy that requires
-        // one denies, which is the safe side).
+        // Only verified signatures may ever appear here: the frontend replaces this with
+        // what `verify::image` proved; without that, no signature is claimed.
         m.insert("signatures".into(), json!([]));
     }
     Ok(Value::Object(m))

@@ -367,6 +367,18 @@ pub async fn load(bridge: &Bridge, opts: &Options) -> Result<Vec<PolicySource>> 
     Ok(out)
 }
 
+/// A file the options name in the build context (e.g. `trusted-root`), read like policies.
+pub async fn context_file(bridge: &Bridge, opts: &Options, path: &str) -> Result<Vec<u8>> {
+    let ctx_local = opts.all.get("contextkey").map_or("context", String::as_str);
+    let ctx = LocalDir::open(bridge, opts, ctx_local, &[path.to_string()]).await?;
+    ctx.read(path).await?.ok_or_else(|| {
+        Error::option(
+            "trusted-root",
+            format!("{path} not found in the build context"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

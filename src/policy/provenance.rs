@@ -5,7 +5,6 @@
 //! must be the image manifest the build will use.
 
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::proto::gw;
 use crate::sources::ImageRef;
@@ -14,17 +13,7 @@ const PREDICATE_TYPE_ANNOTATION: &str = "in-toto.io/predicate-type";
 const SLSA_PREFIX: &str = "https://slsa.dev/provenance/";
 
 /// The blob `digest` of the chain, checked against its digest.
-fn blob<'a>(chain: &'a gw::AttestationChain, digest: &str) -> Result<&'a [u8], String> {
-    let b = chain
-        .blobs
-        .get(digest)
-        .ok_or_else(|| format!("the attestation chain lacks blob {digest}"))?;
-    let got = format!("sha256:{}", hex::encode(Sha256::digest(&b.data)));
-    if got != digest {
-        return Err(format!("attestation blob {digest} hashes to {got}"));
-    }
-    Ok(&b.data)
-}
+use crate::verify::image::blob;
 
 /// The parsed provenance of the image, `None` when it has no SLSA provenance.
 pub fn from_chain(chain: &gw::AttestationChain) -> Result<Option<Value>, String> {
@@ -243,6 +232,7 @@ mod tests {
     }
 
     fn digest(b: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
         format!("sha256:{}", hex::encode(Sha256::digest(b)))
     }
 

@@ -196,14 +196,119 @@ const GITHUB_BUILDER_PREFIXES: [&str; 2] = [
     "https://github.com/docker/github-builder-experimental/.github/workflows/",
 ];
 
+/// A trusted root, the checks a bundle signed under it must pass, and the service URIs
+/// its timestamps are reported with.
+pub struct Root {
+    pub name: String,
+    root: TrustedRoot,
+    /// Log key id (base64) -> log base URL, for the `uri` of transparency-log timestamps.
+    tlog_urls: std::collections::BTreeMap<String, String>,
+    tsa_uri: String,
+    /// GitHub's instance has no public log and no CT log: its bundles prove their time
+    /// with TSA timestamps only.
+    timestamps_only: bool,
+}
+
+impl Root {
+    pub fn from_json(name: &str, text: &str) -> Result<Self, String> {
+        let root = TrustedRoot::from_json(text).map_err(|e| format!("{name}: {e}"))?;
+        let raw: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("{name}: {e}"))?;
+        let tlog_urls = raw["tlogs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some((
+                    t["logId"]["keyId"].as_str()?.to_string(),
+                    t["baseUrl"].as_str()?.to_string(),
+                ))
+            })
+            .collect();
+        let tsa_uri = raw["timestampAuthorities"][0]["uri"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        Ok(Root {
+            name: name.to_string(),
+            root,
+            tlog_urls,
+            tsa_uri,
+            timestamps_only: false,
+        })
+    }
+
+    /// The roots signatures are checked against unless the build names its own: Sigstore's
+    /// public-good instance and GitHub's (private repositories' attestations).
+    pub fn embedded() -> Result<Vec<Root>, String> {
+        use sigstore_trust_root::{SIGSTORE_GITHUB_TRUSTED_ROOT, SIGSTORE_PRODUCTION_TRUSTED_ROOT};
+        let public = Root::from_json("public-good", SIGSTORE_PRODUCTION_TRUSTED_ROOT)?;
+        let mut github = Root::from_json("github", SIGSTORE_GITHUB_TRUSTED_ROOT)?;
+        github.timestamps_only = true;
+        Ok(vec![public, github])
+    }
+
+    fn policy(&self) -> VerificationPolicy {
+        let p = VerificationPolicy::any_identity();
+        if self.timestamps_only {
+            p.skip_sct().skip_tlog_unsafe()
+        } else {
+            p
+        }
+    }
+}
+
+/// Verifies a bundle over an artifact digest against the first root it verifies under (any
+/// signer: who signed is for the policy to judge). The error names each root's reason.
+fn verify_under<'r>(
+    bundle: &Bundle,
+    digest: Sha256Hash,
+    roots: &'r [Root],
+) -> Result<(VerificationResult, &'r Root), String> {
+    let mut why = Vec::new();
+    for root in roots {
+        let verified = Verifier::new(&root.root)
+            .map_err(|e| format!("trusted root {}: {e}", root.name))
+            .and_then(|v| {
+                v.verify(digest, bundle, &root.policy())
+                    .map_err(|e| e.to_string())
+            })
+            .and_then(|r| {
+                // As Docker's verifier: at least one observer timestamp (log or TSA), so the
+                // certificate's short validity is checked against a time someone vouched for.
+                if r.verified_timestamps().is_empty() {
+                    Err("no verified timestamp".to_string())
+                } else {
+                    Ok(r)
+                }
+            });
+        match verified {
+            Ok(r) => return Ok((r, root)),
+            Err(e) => why.push(format!("{}: {e}", root.name)),
+        }
+    }
+    Err(why.join("; "))
+}
+
 /// Verifies a bundle over an artifact digest (any signer: who signed is for the policy to
 /// judge) and describes it as Buildx's `AttestationSignature`: `{kind, type, timestamps,
 /// signer{certificateIssuer, subjectAlternativeName, issuer, buildSignerURI, …}}`. The bundle
-/// must carry SLSA provenance about the artifact.
+/// must carry SLSA provenance about the artifact (`artifact_attestation`).
 pub fn attestation_signature(
     bundle_json: &[u8],
     artifact_sha256: &str,
-    root: &TrustedRoot,
+    roots: &[Root],
+) -> Result<serde_json::Value, String> {
+    signature(bundle_json, artifact_sha256, roots, true)
+}
+
+/// As `attestation_signature`, for any in-toto statement when `want_slsa` is false (an
+/// image's attestation manifest is signed with cosign's `sign/v1` statement).
+pub fn signature(
+    bundle_json: &[u8],
+    artifact_sha256: &str,
+    roots: &[Root],
+    want_slsa: bool,
 ) -> Result<serde_json::Value, String> {
     use base64::Engine;
     use serde_json::json;
@@ -213,10 +318,7 @@ pub fn attestation_signature(
     let raw: serde_json::Value = serde_json::from_slice(bundle_json).map_err(|e| e.to_string())?;
     let digest =
         Sha256Hash::from_hex(artifact_sha256).map_err(|e| format!("{artifact_sha256}: {e}"))?;
-    let result = Verifier::new(root)
-        .map_err(|e| format!("trusted root: {e}"))?
-        .verify(digest, &bundle, &VerificationPolicy::any_identity())
-        .map_err(|e| e.to_string())?;
+    let (result, root) = verify_under(&bundle, digest, roots)?;
 
     let b64 = base64::engine::general_purpose::STANDARD;
     let payload = raw["dsseEnvelope"]["payload"]
@@ -225,7 +327,7 @@ pub fn attestation_signature(
         .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
         .ok_or("the bundle holds no in-toto statement")?;
     let predicate = payload["predicateType"].as_str().unwrap_or_default();
-    if !predicate.starts_with(SLSA_PREFIX) {
+    if want_slsa && !predicate.starts_with(SLSA_PREFIX) {
         return Err(format!(
             "the bundle's statement is {predicate:?}, not SLSA provenance"
         ));
@@ -295,16 +397,21 @@ pub fn attestation_signature(
     // Only verified times; the log's integrated time is a transparency-log timestamp, the
     // others come from timestamp authorities.
     let integrated = result.integrated_time();
+    let log_uri = raw["verificationMaterial"]["tlogEntries"][0]["logId"]["keyId"]
+        .as_str()
+        .and_then(|k| root.tlog_urls.get(k))
+        .cloned()
+        .unwrap_or_default();
     let timestamps: Vec<serde_json::Value> = result
         .verified_timestamps()
         .iter()
         .map(|t| {
-            let kind = if Some(*t) == integrated {
-                "Tlog"
+            let (kind, uri) = if Some(*t) == integrated {
+                ("Tlog", &log_uri)
             } else {
-                "TimestampAuthority"
+                ("TimestampAuthority", &root.tsa_uri)
             };
-            json!({"type": kind, "uri": "", "timestamp": t.to_string()})
+            json!({"type": kind, "uri": uri, "timestamp": t.to_string()})
         })
         .collect();
     let media = raw["mediaType"].as_str().unwrap_or_default();
@@ -379,7 +486,7 @@ mod attestation_tests {
     #[test]
     fn real_github_builder_bundle_yields_its_claims() {
         let sig =
-            attestation_signature(&binfmt_bundle(), BINFMT, &public_good_root().unwrap()).unwrap();
+            attestation_signature(&binfmt_bundle(), BINFMT, &Root::embedded().unwrap()).unwrap();
         assert_eq!(sig["kind"], "docker-github-builder");
         assert_eq!(sig["type"], "bundle-v0.3");
         let s = &sig["signer"];
@@ -415,7 +522,11 @@ mod attestation_tests {
         assert_eq!(s["buildTrigger"], "workflow_dispatch");
         assert_eq!(s["sourceRepositoryVisibilityAtSigning"], "public");
         let ts = sig["timestamps"].as_array().unwrap();
-        assert!(ts.iter().any(|t| t["type"] == "Tlog"), "{ts:?}");
+        assert!(
+            ts.iter()
+                .any(|t| t["type"] == "Tlog" && t["uri"] == "https://rekor.sigstore.dev"),
+            "{ts:?}"
+        );
         assert!(
             ts.iter()
                 .all(|t| t["timestamp"].as_str().unwrap().starts_with("2026-02-19T")),
@@ -425,7 +536,7 @@ mod attestation_tests {
 
     #[test]
     fn another_artifact_or_a_tampered_bundle_does_not_verify() {
-        let root = public_good_root().unwrap();
+        let root = Root::embedded().unwrap();
         assert!(attestation_signature(&binfmt_bundle(), &"0".repeat(64), &root).is_err());
         let mut tampered: serde_json::Value = serde_json::from_slice(&binfmt_bundle()).unwrap();
         let sig = tampered["dsseEnvelope"]["signatures"][0]["sig"]

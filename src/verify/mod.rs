@@ -3,4 +3,5 @@
 
 pub mod bundle;
 pub mod git;
+pub mod image;
 pub mod pgp;
