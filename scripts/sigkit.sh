@@ -1,0 +1,254 @@
+# shellcheck shell=bash
+# Sourced by end-to-end scripts that need Sigstore-signed images. Pushes bundles made by
+# the sigkit test kit (tests/sigkit) as OCI 1.1 referrers the way cosign v3 does with
+# `--registry-referrers-mode oci-1-1`, to a plain-HTTP registry without the referrers API
+# (Debian's docker-registry 2.8): the referrer manifest by digest, plus the Referrers Tag
+# Schema index at `sha256-<hex>` that containerd (and so BuildKit) falls back to.
+#
+#   sigkit_build                       build the kit, print the binary's path
+#   manifest_descriptor REGISTRY REPO REF
+#   attestation_manifest REGISTRY REPO TAG PLATFORM
+#   attach_bundle REGISTRY REPO SUBJECT_DIGEST SUBJECT_MEDIATYPE SUBJECT_SIZE BUNDLE_FILE
+#   copy_image REGISTRY FROM_REPO REF TO_REPO TO_TAG
+#
+# REGISTRY is host:port (http:// assumed) or a URL. Descriptors print as
+# "digest mediaType size". Needs curl, jq and sha256sum.
+
+SIGKIT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/sigkit"
+
+SIGKIT_BUNDLE_TYPE=application/vnd.dev.sigstore.bundle.v0.3+json
+SIGKIT_EMPTY_TYPE=application/vnd.oci.empty.v1+json
+SIGKIT_EMPTY_DIGEST=sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a
+SIGKIT_OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
+SIGKIT_OCI_INDEX=application/vnd.oci.image.index.v1+json
+SIGKIT_ACCEPT="$SIGKIT_OCI_INDEX,$SIGKIT_OCI_MANIFEST,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.docker.distribution.manifest.v2+json"
+
+sigkit_build() {
+  cargo build --quiet --manifest-path "$SIGKIT_DIR/Cargo.toml" >&2 || return 1
+  echo "$SIGKIT_DIR/target/debug/sigkit"
+}
+
+_sigkit_fail() {
+  echo "sigkit.sh: $*" >&2
+  return 1
+}
+
+_sigkit_base() {
+  case "$1" in
+    http://* | https://*) echo "${1%/}" ;;
+    *) echo "http://${1%/}" ;;
+  esac
+}
+
+_sigkit_sha256() {
+  echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"
+}
+
+# GET a manifest into FILE; prints the HTTP status.
+_sigkit_get_manifest() { # base repo ref file [accept]
+  curl -sS -o "$4" -w '%{http_code}' -H "Accept: ${5:-$SIGKIT_ACCEPT}" \
+    "$1/v2/$2/manifests/$3"
+}
+
+# PUT FILE as a manifest; prints the response headers (the caller looks for OCI-Subject).
+_sigkit_put_manifest() { # base repo ref file mediatype
+  local headers code
+  headers=$(mktemp)
+  code=$(curl -sS -o /dev/null -D "$headers" -w '%{http_code}' -X PUT \
+    -H "Content-Type: $5" --data-binary "@$4" "$1/v2/$2/manifests/$3") || {
+    rm -f "$headers"
+    return 1
+  }
+  if [ "$code" != 201 ]; then
+    rm -f "$headers"
+    _sigkit_fail "PUT $2/manifests/$3: HTTP $code"
+    return 1
+  fi
+  tr -d '\r' <"$headers"
+  rm -f "$headers"
+}
+
+# Uploads FILE as a blob unless the repository already has it; with FROM_REPO, asks the
+# registry to mount it from there instead (no upload when that works).
+_sigkit_put_blob() { # base repo file digest [from_repo]
+  local base=$1 repo=$2 file=$3 digest=$4 from=${5:-} code location sep headers
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -I "$base/v2/$repo/blobs/$digest") || return 1
+  [ "$code" = 200 ] && return 0
+  headers=$(mktemp)
+  if [ -n "$from" ]; then
+    code=$(curl -sS -o /dev/null -D "$headers" -w '%{http_code}' -X POST \
+      "$base/v2/$repo/blobs/uploads/?mount=${digest/:/%3A}&from=$from") || code=error
+    if [ "$code" = 201 ]; then
+      rm -f "$headers"
+      return 0
+    fi
+    [ -n "$file" ] || {
+      rm -f "$headers"
+      _sigkit_fail "mounting $digest from $from into $repo: HTTP $code"
+      return 1
+    }
+  else
+    code=$(curl -sS -o /dev/null -D "$headers" -w '%{http_code}' -X POST \
+      "$base/v2/$repo/blobs/uploads/") || code=error
+  fi
+  location=$(tr -d '\r' <"$headers" | awk 'tolower($1) == "location:" { print $2 }')
+  rm -f "$headers"
+  [ "$code" = 202 ] && [ -n "$location" ] ||
+    { _sigkit_fail "starting a blob upload to $repo: HTTP $code"; return 1; }
+  case "$location" in /*) location="$base$location" ;; esac
+  case "$location" in *\?*) sep='&' ;; *) sep='?' ;; esac
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT \
+    -H 'Content-Type: application/octet-stream' --data-binary "@$file" \
+    "$location${sep}digest=${digest/:/%3A}") || return 1
+  [ "$code" = 201 ] || { _sigkit_fail "uploading $digest to $repo: HTTP $code"; return 1; }
+}
+
+# Prints "digest mediaType size" of the manifest or index at a tag or digest.
+manifest_descriptor() { # registry repo ref
+  [ $# -eq 3 ] || { _sigkit_fail "usage: manifest_descriptor REGISTRY REPO REF"; return 1; }
+  local base body code digest media
+  base=$(_sigkit_base "$1")
+  body=$(mktemp)
+  code=$(_sigkit_get_manifest "$base" "$2" "$3" "$body") || code=error
+  if [ "$code" != 200 ]; then
+    rm -f "$body"
+    _sigkit_fail "GET $2/manifests/$3: HTTP $code"
+    return 1
+  fi
+  digest=$(_sigkit_sha256 "$body")
+  media=$(jq -r '.mediaType // empty' "$body" 2>/dev/null)
+  case "$3" in
+    sha256:*) [ "$3" = "$digest" ] || {
+      rm -f "$body"
+      _sigkit_fail "$2@$3: the registry served content with digest $digest"
+      return 1
+    } ;;
+  esac
+  echo "$digest ${media:-unknown} $(wc -c <"$body" | tr -d ' ')"
+  rm -f "$body"
+}
+
+# Prints "digest mediaType size" of BuildKit's attestation manifest for PLATFORM
+# (os/arch[/variant]) in the index at TAG.
+attestation_manifest() { # registry repo tag platform
+  [ $# -eq 4 ] || { _sigkit_fail "usage: attestation_manifest REGISTRY REPO TAG PLATFORM"; return 1; }
+  local base body code os arch variant found
+  base=$(_sigkit_base "$1")
+  IFS=/ read -r os arch variant <<<"$4"
+  body=$(mktemp)
+  code=$(_sigkit_get_manifest "$base" "$2" "$3" "$body") || code=error
+  if [ "$code" != 200 ]; then
+    rm -f "$body"
+    _sigkit_fail "GET $2/manifests/$3: HTTP $code"
+    return 1
+  fi
+  found=$(jq -r --arg os "$os" --arg arch "$arch" --arg variant "${variant:-}" '
+    def kind: .annotations["vnd.docker.reference.type"] // "";
+    [.manifests[]? | select(kind != "attestation-manifest")
+      | select(.platform.os == $os and .platform.architecture == $arch
+               and ($variant == "" or .platform.variant == $variant)) | .digest] as $images
+    | .manifests[]? | select(kind == "attestation-manifest")
+    | select(.annotations["vnd.docker.reference.digest"] as $d | $images | index($d))
+    | "\(.digest) \(.mediaType) \(.size)"' "$body" 2>/dev/null | head -n1)
+  rm -f "$body"
+  [ -n "$found" ] || { _sigkit_fail "$2:$3 has no attestation manifest for $4"; return 1; }
+  echo "$found"
+}
+
+# Pushes BUNDLE_FILE as a referrer of the subject and records it in the subject's
+# `sha256-<hex>` referrers tag. Prints the referrer manifest's digest.
+attach_bundle() { # registry repo subject_digest subject_mediatype subject_size bundle_file
+  [ $# -eq 6 ] || {
+    _sigkit_fail "usage: attach_bundle REGISTRY REPO SUBJECT_DIGEST SUBJECT_MEDIATYPE SUBJECT_SIZE BUNDLE_FILE"
+    return 1
+  }
+  local base repo=$2 subject=$3 subject_type=$4 subject_size=$5 bundle=$6
+  local work bundle_digest bundle_size predicate content created manifest_digest code headers
+  base=$(_sigkit_base "$1")
+  [[ "$subject" =~ ^sha256:[0-9a-f]{64}$ ]] || { _sigkit_fail "bad subject digest $subject"; return 1; }
+  [[ "$subject_size" =~ ^[0-9]+$ ]] || { _sigkit_fail "bad subject size $subject_size"; return 1; }
+  jq -e .mediaType "$bundle" >/dev/null 2>&1 || { _sigkit_fail "$bundle is not a Sigstore bundle"; return 1; }
+
+  work=$(mktemp -d)
+  printf '{}' >"$work/empty"
+  _sigkit_put_blob "$base" "$repo" "$work/empty" "$SIGKIT_EMPTY_DIGEST" || { rm -rf "$work"; return 1; }
+  bundle_digest=$(_sigkit_sha256 "$bundle")
+  bundle_size=$(wc -c <"$bundle" | tr -d ' ')
+  _sigkit_put_blob "$base" "$repo" "$bundle" "$bundle_digest" || { rm -rf "$work"; return 1; }
+
+  predicate=$(jq -r '.dsseEnvelope.payload // empty | @base64d | fromjson | .predicateType // empty' \
+    "$bundle" 2>/dev/null)
+  if jq -e .dsseEnvelope "$bundle" >/dev/null; then content=dsse-envelope; else content=message-signature; fi
+  created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  jq -n -c \
+    --arg bt "$SIGKIT_BUNDLE_TYPE" --arg mt "$SIGKIT_OCI_MANIFEST" \
+    --arg et "$SIGKIT_EMPTY_TYPE" --arg ed "$SIGKIT_EMPTY_DIGEST" \
+    --arg bd "$bundle_digest" --argjson bs "$bundle_size" \
+    --arg sd "$subject" --arg st "$subject_type" --argjson ss "$subject_size" \
+    --arg content "$content" --arg predicate "${predicate:-https://sigstore.dev/cosign/sign/v1}" \
+    --arg created "$created" '{
+      schemaVersion: 2,
+      mediaType: $mt,
+      artifactType: $bt,
+      config: {mediaType: $et, digest: $ed, size: 2},
+      layers: [{mediaType: $bt, digest: $bd, size: $bs}],
+      subject: {mediaType: $st, digest: $sd, size: $ss},
+      annotations: {
+        "dev.sigstore.bundle.content": $content,
+        "dev.sigstore.bundle.predicateType": $predicate,
+        "org.opencontainers.image.created": $created
+      }
+    }' >"$work/manifest"
+  manifest_digest=$(_sigkit_sha256 "$work/manifest")
+  headers=$(_sigkit_put_manifest "$base" "$repo" "$manifest_digest" "$work/manifest" "$SIGKIT_OCI_MANIFEST") ||
+    { rm -rf "$work"; return 1; }
+
+  # A registry with the referrers API says so with OCI-Subject and keeps the list itself.
+  if ! grep -qi '^oci-subject:' <<<"$headers"; then
+    local tag="sha256-${subject#sha256:}"
+    code=$(_sigkit_get_manifest "$base" "$repo" "$tag" "$work/index" "$SIGKIT_OCI_INDEX") || code=error
+    case "$code" in
+      200) jq -e --arg it "$SIGKIT_OCI_INDEX" '.mediaType == $it' "$work/index" >/dev/null ||
+        { rm -rf "$work"; _sigkit_fail "$repo:$tag exists and is not an OCI image index"; return 1; } ;;
+      404) printf '{"schemaVersion":2,"mediaType":"%s","manifests":[]}' "$SIGKIT_OCI_INDEX" >"$work/index" ;;
+      *) rm -rf "$work"; _sigkit_fail "GET $repo:$tag: HTTP $code"; return 1 ;;
+    esac
+    jq -c --slurpfile m "$work/manifest" --arg d "$manifest_digest" \
+      --argjson size "$(wc -c <"$work/manifest" | tr -d ' ')" '
+      .manifests = ([.manifests[]? | select(.digest != $d)] + [{
+        mediaType: $m[0].mediaType, digest: $d, size: $size,
+        artifactType: $m[0].artifactType, annotations: $m[0].annotations
+      }])' "$work/index" >"$work/index.new"
+    _sigkit_put_manifest "$base" "$repo" "$tag" "$work/index.new" "$SIGKIT_OCI_INDEX" >/dev/null ||
+      { rm -rf "$work"; return 1; }
+  fi
+  rm -rf "$work"
+  echo "$manifest_digest"
+}
+
+# Copies an image (index or manifest, with its blobs mounted, not downloaded) to another
+# repository of the same registry, so tests can sign a copy rather than a shared fixture.
+copy_image() { # registry from_repo ref to_repo to_tag
+  [ $# -eq 5 ] || { _sigkit_fail "usage: copy_image REGISTRY FROM_REPO REF TO_REPO TO_TAG"; return 1; }
+  local base from=$2 ref=$3 to=$4 tag=$5 work code media child blob
+  base=$(_sigkit_base "$1")
+  work=$(mktemp -d)
+  code=$(_sigkit_get_manifest "$base" "$from" "$ref" "$work/top") || code=error
+  [ "$code" = 200 ] || { rm -rf "$work"; _sigkit_fail "GET $from/manifests/$ref: HTTP $code"; return 1; }
+  media=$(jq -r '.mediaType // empty' "$work/top")
+  for child in $(jq -r '.manifests[]?.digest' "$work/top"); do
+    code=$(_sigkit_get_manifest "$base" "$from" "$child" "$work/child") || code=error
+    [ "$code" = 200 ] || { rm -rf "$work"; _sigkit_fail "GET $from@$child: HTTP $code"; return 1; }
+    for blob in $(jq -r '.config.digest // empty, .layers[]?.digest' "$work/child"); do
+      _sigkit_put_blob "$base" "$to" "" "$blob" "$from" || { rm -rf "$work"; return 1; }
+    done
+    _sigkit_put_manifest "$base" "$to" "$child" "$work/child" \
+      "$(jq -r '.mediaType // empty' "$work/child")" >/dev/null || { rm -rf "$work"; return 1; }
+  done
+  for blob in $(jq -r '.config.digest // empty, .layers[]?.digest' "$work/top"); do
+    _sigkit_put_blob "$base" "$to" "" "$blob" "$from" || { rm -rf "$work"; return 1; }
+  done
+  _sigkit_put_manifest "$base" "$to" "$tag" "$work/top" "${media:-$SIGKIT_OCI_INDEX}" >/dev/null ||
+    { rm -rf "$work"; return 1; }
+  rm -rf "$work"
+}

@@ -1,0 +1,126 @@
+//! sigkit: mints a throwaway Sigstore trust root and signs image digests with it the way
+//! docker/github-builder does (cosign v3, `--new-bundle-format`), for end-to-end tests that
+//! need real, verifiable Sigstore v0.3 bundles and deliberately broken ones.
+
+mod merkle;
+mod pki;
+mod root;
+mod sign;
+mod tsa;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage:
+  sigkit mint-root --out DIR [--force]
+      Creates DIR/trusted_root.json and the CA, Rekor, CT log and TSA keys (PKCS#8 PEM)
+      that later `sign` calls use. Refuses to replace an existing root without --force.
+
+  sigkit sign --root DIR --digest sha256:HEX --out BUNDLE.json [options]
+      Writes a Sigstore v0.3 bundle whose DSSE statement (predicateType
+      https://sigstore.dev/cosign/sign/v1) has the digest as its subject.
+      --subject-name NAME   the statement subject's name (default example/app)
+      --identity URI        certificate URI SAN (default the github-builder build.yml@refs/tags/v1)
+      --issuer URL          OIDC issuer (default https://token.actions.githubusercontent.com)
+      --claim KEY=VALUE     a Fulcio claim by camelCase name, repeatable; KEY= drops it
+      --timestamp           add an RFC 3161 timestamp from the kit TSA
+      --expired             certificate expired an hour before the log integrated the entry
+      --tamper              flip one bit of the DSSE signature afterwards
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sigkit: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("mint-root") => mint_root(&args[1..]),
+        Some("sign") => sign(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown subcommand {other:?}\n{USAGE}"),
+        None => bail!("no subcommand\n{USAGE}"),
+    }
+}
+
+/// Walks `--flag [value]` arguments; every subcommand takes only options.
+struct Args<'a> {
+    it: std::slice::Iter<'a, String>,
+}
+
+impl<'a> Args<'a> {
+    fn new(args: &'a [String]) -> Self {
+        Args { it: args.iter() }
+    }
+    fn next_flag(&mut self) -> Option<&'a str> {
+        self.it.next().map(String::as_str)
+    }
+    fn value(&mut self, flag: &str) -> Result<&'a str> {
+        self.it
+            .next()
+            .map(String::as_str)
+            .with_context(|| format!("{flag} needs a value"))
+    }
+}
+
+fn mint_root(args: &[String]) -> Result<()> {
+    let (mut out, mut force) = (None, false);
+    let mut a = Args::new(args);
+    while let Some(flag) = a.next_flag() {
+        match flag {
+            "--out" => out = Some(PathBuf::from(a.value(flag)?)),
+            "--force" => force = true,
+            _ => bail!("mint-root: unknown argument {flag:?}\n{USAGE}"),
+        }
+    }
+    let out = out.context("mint-root: --out DIR is required")?;
+    root::mint_root(&out, force).context("mint-root")
+}
+
+fn sign(args: &[String]) -> Result<()> {
+    let (mut root_dir, mut digest, mut out) = (None, None, None);
+    let mut rest = Vec::new();
+    let mut a = Args::new(args);
+    while let Some(flag) = a.next_flag() {
+        match flag {
+            "--root" => root_dir = Some(PathBuf::from(a.value(flag)?)),
+            "--digest" => digest = Some(a.value(flag)?),
+            "--out" => out = Some(PathBuf::from(a.value(flag)?)),
+            "--subject-name" | "--identity" | "--issuer" | "--claim" => {
+                rest.push((flag, Some(a.value(flag)?)))
+            }
+            "--timestamp" | "--expired" | "--tamper" => rest.push((flag, None)),
+            _ => bail!("sign: unknown argument {flag:?}\n{USAGE}"),
+        }
+    }
+    let mut opts = sign::SignOptions::new(
+        root_dir.context("sign: --root DIR is required")?,
+        digest.context("sign: --digest sha256:HEX is required")?,
+        out.context("sign: --out BUNDLE.json is required")?,
+    )?;
+    for (flag, value) in rest {
+        let value = value.unwrap_or_default();
+        match flag {
+            "--subject-name" => opts.subject_name = value.into(),
+            "--identity" => opts.identity = value.into(),
+            "--issuer" => opts.issuer = value.into(),
+            "--claim" => opts.set_claim(value)?,
+            "--timestamp" => opts.timestamp = true,
+            "--expired" => opts.expired = true,
+            _ => opts.tamper = true,
+        }
+    }
+    sign::sign(&opts).context("sign")
+}
