@@ -57,6 +57,66 @@ buildctl build --progress quiet --frontend dockerfile.v0 \
   --opt attest:provenance=mode=max,version=v1 \
   --output "type=image,name=$VF_REGISTRY/attested:1,push=true,oci-mediatypes=true"
 
+log "signing images with a throwaway Sigstore root"
+# As docker/github-builder publishes: an image with SLSA provenance whose attestation
+# manifest is signed (cosign v3 bundle, OCI 1.1 referrer). The trust root, its keys and the
+# bundles are minted here; tests pass trusted_root.json with the trusted-root option.
+source "$VF_ROOT/scripts/sigkit.sh"
+sigkit=$(sigkit_build)
+sigstore=$VF_RIG/sigstore
+mkdir -p "$sigstore"
+"$sigkit" mint-root --out "$sigstore" --force >/dev/null
+push_attested() { # tag, label value
+  buildctl build --progress quiet --frontend dockerfile.v0 \
+    --local context="$work/attested" --local dockerfile="$work/attested" \
+    --opt platform=linux/amd64 --opt build-arg:FLAVOR="$2" \
+    --opt attest:provenance=mode=max,version=v1 \
+    --output "type=image,name=$VF_REGISTRY/signed:$1,push=true,oci-mediatypes=true"
+}
+sign_attested() { # tag, sigkit sign options...
+  local tag=$1
+  shift
+  local att
+  read -r -a att <<<"$(attestation_manifest "$VF_REGISTRY" signed "$tag" linux/amd64)"
+  # A fresh referrers index: BuildKit uses one signature per attestation manifest, and
+  # bundles from an earlier run were made under a root that no longer exists.
+  printf '{"schemaVersion":2,"mediaType":"%s","manifests":[]}' "$SIGKIT_OCI_INDEX" |
+    curl -fsS -o /dev/null -X PUT -H "Content-Type: $SIGKIT_OCI_INDEX" --data-binary @- \
+      "http://$VF_REGISTRY/v2/signed/manifests/sha256-${att[0]#sha256:}"
+  "$sigkit" sign --root "$sigstore" --digest "${SIGN_DIGEST:-${att[0]}}" \
+    --subject-name "$VF_REGISTRY/signed" --out "$work/$tag.bundle.json" "$@" >/dev/null
+  attach_bundle "$VF_REGISTRY" signed "${att[0]}" "${att[1]}" "${att[2]}" "$work/$tag.bundle.json" >/dev/null
+}
+release_ref=(--claim sourceRepositoryURI=https://github.com/example/app
+  --claim sourceRepositoryRef=refs/tags/v1)
+push_attested good release-good
+sign_attested good --timestamp "${release_ref[@]}"
+# Signed without a TSA timestamp: the log's integrated time is the only witness.
+push_attested tlog-only release-tlog-only
+sign_attested tlog-only "${release_ref[@]}"
+# Signed by another workflow identity (the repository's own release workflow).
+push_attested wrong-identity release-wrong-identity
+sign_attested wrong-identity --timestamp "${release_ref[@]}" \
+  --identity https://github.com/example/app/.github/workflows/release.yml@refs/tags/v1
+# Signed by the builder, but for a branch build, not the release tag.
+push_attested wrong-ref release-wrong-ref
+sign_attested wrong-ref --timestamp --claim sourceRepositoryURI=https://github.com/example/app \
+  --claim sourceRepositoryRef=refs/heads/dev
+# A genuine signature over another image's attestation manifest, attached to this one.
+push_attested other-digest release-other-digest
+read -r -a good_att <<<"$(attestation_manifest "$VF_REGISTRY" signed good linux/amd64)"
+SIGN_DIGEST=${good_att[0]} sign_attested other-digest --timestamp "${release_ref[@]}"
+push_attested tampered release-tampered
+sign_attested tampered "${release_ref[@]}" --tamper
+# The certificate expired before the log saw the signature, and no TSA vouches otherwise.
+push_attested expired release-expired
+sign_attested expired "${release_ref[@]}" --expired
+push_attested unsigned release-unsigned
+# Signed, then the tag moved to an unsigned build (what a compromised pusher would do).
+push_attested moved release-moved-original
+sign_attested moved --timestamp "${release_ref[@]}"
+push_attested moved release-moved-replacement
+
 log "pushing BuildKit's Dockerfile frontend as an image"
 mkdir -p "$work/dockerfile/rootfs/bin"
 cp "$VF_RIG/bin/dockerfile-frontend" "$work/dockerfile/rootfs/bin/dockerfile-frontend"

@@ -10,6 +10,7 @@ use futures::future::try_join_all;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::attest::{self, SourceRecord};
 use crate::error::{Error, Result};
 use crate::gateway::{Bridge, Options, SubResult};
 use crate::graph::{self, Parsed, SourceUpdate};
@@ -45,36 +46,6 @@ pub struct Timings {
 
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
-}
-
-/// What was decided about one source, for the report and for errors.
-#[derive(Debug, Clone, Serialize)]
-struct SourceRecord {
-    /// `build` for the build's own sources; `frontend` for frontend images.
-    role: &'static str,
-    kind: &'static str,
-    original: String,
-    pinned: String,
-    /// Attributes the pin added (e.g. `git.checksum`, `http.checksum`).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pin_attrs: BTreeMap<String, String>,
-    /// Digest, commit or checksum the source resolved to; empty for local sources.
-    resolved: String,
-    platforms: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    location: Option<String>,
-    /// `allow`, `deny`, or `none` when no policy was loaded.
-    decision: &'static str,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    policy: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    deny_msg: Vec<String>,
-    /// Signatures found on the image that were not accepted, and why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    signatures_rejected: Vec<String>,
-    /// The input document's object for this source, as the policy saw it.
-    #[serde(skip)]
-    facts: Value,
 }
 
 /// Identity of a source for resolution: the same op on the same platform resolves once,
@@ -128,6 +99,7 @@ impl Decider<'_> {
         let mut facts = Value::Null;
         let mut http_checksums = Vec::new();
         let mut signatures_rejected = Vec::new();
+        let mut attestation_manifest = None;
         let mut conversions = 0;
         while conversions <= MAX_CONVERSIONS {
             let mut doc = input::document(&self.env, &res.source, &op, platform, Some(&res.facts))
@@ -147,6 +119,14 @@ impl Decider<'_> {
                 doc["image"]["signatures"] = Value::Array(checked.signatures);
                 signatures_rejected = checked.rejected;
             }
+            attestation_manifest = match &res.facts {
+                crate::resolve::Facts::Image {
+                    chain: Some(chain), ..
+                } if !chain.attestation_manifest.is_empty() => {
+                    Some(chain.attestation_manifest.clone())
+                }
+                _ => None,
+            };
             facts = doc
                 .as_object()
                 .and_then(|o| o.iter().find(|(k, _)| *k != "env"))
@@ -261,6 +241,7 @@ impl Decider<'_> {
                 policy,
                 deny_msg,
                 signatures_rejected,
+                attestation_manifest,
                 facts,
             },
             update,
@@ -298,7 +279,29 @@ fn denial(rec: &SourceRecord) -> String {
     } else {
         rec.deny_msg.join("; ")
     };
-    let mut facts = rec.facts.to_string();
+    // Signers first and in brief: they decide most image policies and would otherwise be
+    // cut off behind the provenance.
+    let mut shown = rec.facts.clone();
+    let signers = match shown.as_object_mut().and_then(|o| o.remove("signatures")) {
+        Some(Value::Array(sigs)) => {
+            let brief: Vec<String> = sigs
+                .iter()
+                .map(|s| {
+                    let g = |k: &str| s["signer"][k].as_str().unwrap_or("-").to_string();
+                    format!(
+                        "{} by {} ({} {})",
+                        s["kind"].as_str().unwrap_or("-"),
+                        g("subjectAlternativeName"),
+                        g("sourceRepositoryURI"),
+                        g("sourceRepositoryRef")
+                    )
+                })
+                .collect();
+            format!("; verified signatures: [{}]", brief.join(", "))
+        }
+        _ => String::new(),
+    };
+    let mut facts = shown.to_string();
     if facts.len() > 1200 {
         let cut = (0..=1200)
             .rev()
@@ -316,7 +319,7 @@ fn denial(rec: &SourceRecord) -> String {
         )
     };
     format!(
-        "source {}{at} denied by policy {}: {why}{rejected}; facts: {facts}",
+        "source {}{at} denied by policy {}: {why}{signers}{rejected}; facts: {facts}",
         rec.original, rec.policy
     )
 }
@@ -332,7 +335,9 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     let t = Instant::now();
     let policies = match opts.policy_mode {
         Mode::Off => PolicySet::compile(vec![])?,
-        Mode::Enforce | Mode::Warn => PolicySet::compile(policy::load(bridge, opts).await?)?,
+        Mode::Enforce | Mode::Warn | Mode::ReportOnly => {
+            PolicySet::compile(policy::load(bridge, opts).await?)?
+        }
     };
     let mut forwarded = opts.forwarded();
     let needs = if policies.is_empty() {
@@ -483,7 +488,125 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
         serde_json::json!({"policies": &policy_names, "sources": &records, "timings": &timings})
     );
     let report = serde_json::json!({"policies": policy_names, "sources": &records});
-    Ok(assemble(sub, refs, &report, &timings))
+    let digests = decider.policies.digests();
+    let facts = attest::BuildFacts {
+        policies: &digests,
+        mode: opts.policy_mode.as_str(),
+        time: jiff::Timestamp::now().to_string(),
+        dockerfile: opts
+            .all
+            .get("filename")
+            .map_or("Dockerfile", String::as_str),
+        records: &records,
+    };
+    let statements = attestations(bridge, &sub, &refs, &facts).await?;
+    let mut result = assemble(sub, refs, &report, &timings);
+    match statements {
+        Some(a) => {
+            for (key, list) in a {
+                result
+                    .attestations
+                    .entry(key)
+                    .or_default()
+                    .attestation
+                    .extend(list);
+            }
+        }
+        None => {
+            let note = "the daemon cannot attach attestations (no reference.attestations cap): \
+                        the verification report is in the result metadata only";
+            eprintln!("verified-frontend: {note}");
+            bridge.warn(note).await;
+        }
+    }
+    Ok(result)
+}
+
+/// The platform keys attestations attach to: the Dockerfile frontend's `refs.platforms`,
+/// else the result's own keys, else the worker's platform (a single-platform build).
+fn platform_keys(
+    sub: &SubResult,
+    refs: &BTreeMap<Option<String>, gw::Ref>,
+    worker: Option<&pb::Platform>,
+) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Platforms {
+        platforms: Vec<PlatformId>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PlatformId {
+        id: String,
+    }
+    if let Some(p) = sub
+        .metadata
+        .get("refs.platforms")
+        .and_then(|b| serde_json::from_slice::<Platforms>(b).ok())
+        .filter(|p| !p.platforms.is_empty())
+    {
+        return p.platforms.into_iter().map(|p| p.id).collect();
+    }
+    let keys: Vec<String> = refs.keys().flatten().cloned().collect();
+    if !keys.is_empty() {
+        return keys;
+    }
+    worker.map(input::platform_string).into_iter().collect()
+}
+
+/// The VSA and the report, per platform, as in-toto attestations BuildKit attaches to the
+/// image; `None` when the daemon cannot take attestations from a frontend.
+async fn attestations(
+    bridge: &Bridge,
+    sub: &SubResult,
+    refs: &BTreeMap<Option<String>, gw::Ref>,
+    facts: &attest::BuildFacts<'_>,
+) -> Result<Option<BTreeMap<String, Vec<gw::Attestation>>>> {
+    if !bridge.caps.has_frontend("reference.attestations") {
+        return Ok(None);
+    }
+    let keys = platform_keys(sub, refs, bridge.worker_platform.as_ref());
+    let mut files = Vec::new();
+    let mut wanted = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let report = attest::report(facts, key);
+        let path = format!("/report-{i}.json");
+        files.push((
+            path.clone(),
+            serde_json::to_vec_pretty(&report).unwrap_or_default(),
+        ));
+        wanted.push((key.clone(), path, attest::REPORT_PREDICATE));
+        if let Some(vsa) = attest::vsa(facts, key) {
+            let path = format!("/vsa-{i}.json");
+            files.push((
+                path.clone(),
+                serde_json::to_vec_pretty(&vsa).unwrap_or_default(),
+            ));
+            wanted.push((key.clone(), path, attest::VSA_PREDICATE));
+        }
+    }
+    if files.is_empty() {
+        return Ok(Some(BTreeMap::new()));
+    }
+    let r = bridge
+        .solve_definition(attest::files_definition(&files))
+        .await?;
+    let mut out: BTreeMap<String, Vec<gw::Attestation>> = BTreeMap::new();
+    for (key, path, predicate) in wanted {
+        out.entry(key).or_default().push(gw::Attestation {
+            kind: gw::AttestationKind::InToto as i32,
+            metadata: BTreeMap::from([("reason".to_string(), b"verified-frontend".to_vec())])
+                .into_iter()
+                .collect(),
+            r#ref: Some(gw::Ref {
+                id: r.id.clone(),
+                def: Vec::new(),
+            }),
+            path,
+            in_toto_predicate_type: predicate.to_string(),
+            // No subjects: BuildKit makes the exported image of this platform the subject.
+            in_toto_subjects: vec![],
+        });
+    }
+    Ok(Some(out))
 }
 
 /// The same source decided for several platforms is one record with all its platforms.
@@ -525,6 +648,8 @@ fn check_denials(records: &[SourceRecord], mode: Mode) -> Result<()> {
             }
             Ok(())
         }
+        // The report and the attestations carry the denials; nothing else.
+        Mode::ReportOnly => Ok(()),
     }
 }
 

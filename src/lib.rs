@@ -1,6 +1,7 @@
 //! verified-frontend: a BuildKit frontend that verifies every build input before the build
 //! may use it. See README.md for the architecture.
 
+pub mod attest;
 pub mod error;
 pub mod frontend;
 pub mod gateway;

@@ -467,3 +467,111 @@ fn downloads_must_carry_a_detached_signature_by_the_policys_key() {
         }
     }
 }
+
+/// A scratch case whose Dockerfile builds on `signed:<tag>`, with the rig's throwaway
+/// Sigstore root beside the policy.
+fn signed_case(rig: &Rig, tag: &str) -> tempfile::TempDir {
+    let dir = scratch_copy(&case(rig, "signed"));
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "# syntax=127.0.0.1:5000/verified-frontend\nFROM 127.0.0.1:5000/signed:{tag}\nLABEL checked=yes\n"
+        ),
+    )
+    .unwrap();
+    let root = PathBuf::from(std::env::var("VF_RIG").unwrap()).join("sigstore/trusted_root.json");
+    std::fs::copy(root, dir.path().join("trusted_root.json")).unwrap();
+    dir
+}
+
+#[test]
+fn only_images_signed_by_the_expected_builder_for_the_release_tag_build() {
+    let _s = serial();
+    let rig = rig();
+    let opts = ["policy=policy.rego", "trusted-root=trusted_root.json"];
+    for tag in ["good", "tlog-only"] {
+        let dir = signed_case(&rig, tag);
+        let out = build_with(&rig, dir.path(), &opts);
+        assert!(out.ok, "{tag}:\n{}", out.output);
+        let report = out.report();
+        let base = report["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["original"].as_str().unwrap().contains("signed:"))
+            .unwrap_or_else(|| panic!("{report}"));
+        assert_eq!(base["decision"], "allow", "{base}");
+        assert!(
+            base["attestation_manifest"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256:")
+        );
+    }
+    // (tag, what the denial must say besides the policy's message)
+    for (tag, why) in [
+        // Verified, but the facts do not match the policy.
+        (
+            "wrong-identity",
+            "https://github.com/example/app/.github/workflows/release.yml@refs/tags/v1",
+        ),
+        ("wrong-ref", "refs/heads/dev"),
+        // Not verified: named among the signatures not accepted.
+        ("other-digest", "artifact hash does not match"),
+        ("tampered", "does not verify"),
+        ("expired", "does not verify"),
+        ("unsigned", "verified signatures: []"),
+        ("moved", "verified signatures: []"),
+    ] {
+        let dir = signed_case(&rig, tag);
+        let out = build_with(&rig, dir.path(), &opts);
+        assert!(!out.ok, "{tag} built:\n{}", out.output);
+        let line = out.error();
+        assert!(
+            line.contains(&format!("127.0.0.1:5000/signed:{tag}@sha256:"))
+                && line.contains("is not a signed release of example/app v1"),
+            "{tag}: {line}"
+        );
+        assert!(line.contains(why), "{tag}: want {why:?} in {line}");
+        if ["other-digest", "tampered", "expired"].contains(&tag) {
+            assert!(line.contains("signatures not accepted"), "{tag}: {line}");
+        }
+    }
+}
+
+#[test]
+fn signatures_verify_only_under_the_trust_root_given() {
+    let _s = serial();
+    let rig = rig();
+    // Without trusted-root, the embedded public-good and GitHub roots apply: the rig's
+    // throwaway CA is neither.
+    let dir = signed_case(&rig, "good");
+    let out = build_with(&rig, dir.path(), &["policy=policy.rego"]);
+    assert!(!out.ok, "{}", out.output);
+    let line = out.error();
+    assert!(line.contains("signatures not accepted"), "{line}");
+    assert!(
+        line.contains("public-good:") && line.contains("github:"),
+        "{line}"
+    );
+    // A missing or broken root is an error naming the option.
+    let out = build_with(
+        &rig,
+        dir.path(),
+        &["policy=policy.rego", "trusted-root=nope.json"],
+    );
+    assert!(!out.ok);
+    assert!(
+        out.error().contains("trusted-root") && out.error().contains("nope.json"),
+        "{}",
+        out.error()
+    );
+    std::fs::write(dir.path().join("broken.json"), "{\"mediaType\": 1}").unwrap();
+    let out = build_with(
+        &rig,
+        dir.path(),
+        &["policy=policy.rego", "trusted-root=broken.json"],
+    );
+    assert!(!out.ok);
+    assert!(out.error().contains("broken.json"), "{}", out.error());
+}

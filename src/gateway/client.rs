@@ -165,6 +165,41 @@ impl Bridge {
         })
     }
 
+    /// A warning in the client's build output (best effort: a daemon without the
+    /// `gateway.warnings` cap, or a failed call, only loses the line, which buildkitd's log
+    /// still has).
+    pub async fn warn(&self, short: &str) {
+        self.warn_at(String::new(), short, vec![], None, vec![])
+            .await;
+    }
+
+    /// A warning attached to an op and, with `info` and `ranges`, to lines of its source
+    /// file (the client shows the Dockerfile snippet).
+    pub async fn warn_at(
+        &self,
+        digest: String,
+        short: &str,
+        detail: Vec<String>,
+        info: Option<crate::proto::pb::SourceInfo>,
+        ranges: Vec<crate::proto::pb::Range>,
+    ) {
+        if !self.caps.has_frontend("gateway.warnings") {
+            return;
+        }
+        let req = gw::WarnRequest {
+            digest,
+            level: 1,
+            short: short.as_bytes().to_vec(),
+            detail: detail.into_iter().map(String::into_bytes).collect(),
+            url: String::new(),
+            info,
+            ranges,
+        };
+        if let Err(s) = self.client.clone().warn(req).await {
+            eprintln!("verified-frontend: Warn failed: {}", s.message());
+        }
+    }
+
     /// Solves a marshalled definition lazily and returns the ref (id plus definition) BuildKit made.
     pub async fn solve_definition(&self, def: Vec<u8>) -> Result<gw::Ref> {
         let req = gw::SolveRequest {

@@ -35,17 +35,29 @@ pub enum Mode {
     Warn,
     /// Policies are not evaluated at all.
     Off,
+    /// Decisions are only recorded in the report and attestations: no failure, no warning.
+    ReportOnly,
 }
 
 impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Warn => "warn",
+            Mode::Off => "off",
+            Mode::ReportOnly => "report-only",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Mode> {
         match s {
             "enforce" => Ok(Mode::Enforce),
             "warn" => Ok(Mode::Warn),
             "off" => Ok(Mode::Off),
+            "report-only" => Ok(Mode::ReportOnly),
             other => Err(Error::option(
                 "policy-mode",
-                format!("{other:?} is not one of enforce, warn, off"),
+                format!("{other:?} is not one of enforce, warn, report-only, off"),
             )),
         }
     }
@@ -66,6 +78,22 @@ struct Policy {
     name: String,
     engine: Engine,
     state: Shared,
+    digest: PolicyDigest,
+}
+
+/// What a policy was, by content: the main module's sha256 (what a consumer recomputes
+/// from the file) and every module and data file read with it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyDigest {
+    pub name: String,
+    pub sha256: String,
+    /// path -> sha256 of each module and file read with the policy, the main one included.
+    pub files: BTreeMap<String, String>,
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
 }
 
 /// What one policy, or all of them, decided for a source.
@@ -138,10 +166,26 @@ impl PolicySet {
                 })
             })?;
             let _ = engine.take_prints();
+            let mut files: BTreeMap<String, String> = src
+                .modules
+                .iter()
+                .map(|(p, t)| (p.clone(), sha256_hex(t.as_bytes())))
+                .collect();
+            files.extend(src.files.iter().map(|(p, d)| (p.clone(), sha256_hex(d))));
+            let digest = PolicyDigest {
+                name: src.name.clone(),
+                sha256: src
+                    .modules
+                    .first()
+                    .map(|(_, t)| sha256_hex(t.as_bytes()))
+                    .unwrap_or_default(),
+                files,
+            };
             policies.push(Policy {
                 name: src.name,
                 engine,
                 state,
+                digest,
             });
         }
         Ok(PolicySet { policies, needs })
@@ -153,6 +197,10 @@ impl PolicySet {
 
     pub fn names(&self) -> Vec<&str> {
         self.policies.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    pub fn digests(&self) -> Vec<PolicyDigest> {
+        self.policies.iter().map(|p| p.digest.clone()).collect()
     }
 
     /// Metadata the policies can read, for resolving each source once.
