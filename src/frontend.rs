@@ -57,6 +57,8 @@ struct Wanted {
     op: pb::SourceOp,
     platform: Option<pb::Platform>,
     location: Option<String>,
+    /// Where in the Dockerfile, for warnings with a snippet.
+    range: Option<(pb::SourceInfo, Vec<pb::Range>)>,
 }
 
 fn source_key(node: &graph::OpNode, op: &pb::SourceOp) -> SourceKey {
@@ -267,6 +269,24 @@ impl Decider<'_> {
     }
 }
 
+/// The build-output line for a decided source.
+fn summary(rec: &SourceRecord) -> String {
+    let verdict = match rec.decision {
+        "deny" => "DENIED (policy-mode=warn)",
+        other => other,
+    };
+    let mut line = format!("verified-frontend: {verdict} {}", rec.original);
+    if rec.pinned != rec.original {
+        line.push_str(&format!(" pinned to {}", rec.pinned));
+    } else if !rec.resolved.is_empty() {
+        line.push_str(&format!(" ({})", rec.resolved));
+    }
+    if !rec.policy.is_empty() {
+        line.push_str(&format!(" by {}", rec.policy));
+    }
+    line
+}
+
 /// One line per denied source: what, where, which policy, why, and the facts it saw.
 fn denial(rec: &SourceRecord) -> String {
     let at = rec
@@ -333,10 +353,11 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     // Policies are read and compiled before anything else is resolved: a broken policy
     // fails the build at once.
     let t = Instant::now();
-    let policies = match opts.policy_mode {
-        Mode::Off => PolicySet::compile(vec![])?,
+    let (policies, load_vertex) = match opts.policy_mode {
+        Mode::Off => (PolicySet::compile(vec![])?, String::new()),
         Mode::Enforce | Mode::Warn | Mode::ReportOnly => {
-            PolicySet::compile(policy::load(bridge, opts).await?)?
+            let (sources, vertex) = policy::load(bridge, opts).await?;
+            (PolicySet::compile(sources)?, vertex)
         }
     };
     let mut forwarded = opts.forwarded();
@@ -402,11 +423,13 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     let t = Instant::now();
     let mut graphs: Vec<(Option<String>, Parsed)> = Vec::new();
     let mut lines: HashMap<String, String> = HashMap::new();
+    let mut ranges = HashMap::new();
     for (key, r) in &sub.refs {
         // An empty def is an empty result (e.g. FROM scratch with no files): nothing to verify.
         if !r.def.is_empty() {
             let parsed = Parsed::new(&r.def)?;
             lines.extend(graph::source_lines(&parsed.def));
+            ranges.extend(graph::source_ranges(&parsed.def));
             graphs.push((key.clone(), parsed));
         }
     }
@@ -419,6 +442,7 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
                     op: op.clone(),
                     platform: node.platform.clone(),
                     location: p.graph.location(&node.digest, &lines).cloned(),
+                    range: p.graph.location(&node.digest, &ranges).cloned(),
                 });
         }
     }
@@ -433,17 +457,35 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     let t = Instant::now();
     let mut updates_by_key: HashMap<&SourceKey, Option<SourceUpdate>> = HashMap::new();
     let mut build_records: Vec<SourceRecord> = Vec::new();
+    let mut summaries = Vec::new();
     for ((key, w), res) in wanted.iter().zip(resolved) {
         let v = decider
             .decide(&w.op, w.platform.as_ref(), w.location.clone(), res, "build")
             .await?;
         updates_by_key.insert(key, v.update);
+        summaries.push((w, summary(&v.record)));
         build_records.push(v.record);
     }
     timings.evaluate_ms = ms(t.elapsed());
     // The frontend images were checked above; only the build's sources are new here.
     let build_records = merge_platforms(build_records);
     check_denials(&build_records, opts.policy_mode)?;
+    // One line per source in the client's output, at its Dockerfile line. Report-only
+    // builds say nothing beyond the report; a build without policy has nothing to say.
+    if matches!(opts.policy_mode, Mode::Enforce | Mode::Warn) && !decider.policies.is_empty() {
+        let mut seen = std::collections::HashSet::new();
+        for (w, line) in summaries {
+            if seen.insert(line.clone()) {
+                let (info, ranges) = w
+                    .range
+                    .clone()
+                    .map_or((None, vec![]), |(i, r)| (Some(i), r));
+                bridge
+                    .warn_at(load_vertex.clone(), &line, vec![], info, ranges)
+                    .await;
+            }
+        }
+    }
     records.extend(build_records);
 
     let t = Instant::now();

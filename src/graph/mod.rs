@@ -117,11 +117,7 @@ impl Graph {
 
     /// Where the user wrote op `digest`: its own source-map entry or, for a source op the
     /// Dockerfile frontend did not map (e.g. ADD's http source), the nearest op using it.
-    pub fn location<'a>(
-        &self,
-        digest: &str,
-        lines: &'a HashMap<String, String>,
-    ) -> Option<&'a String> {
+    pub fn location<'a, T>(&self, digest: &str, lines: &'a HashMap<String, T>) -> Option<&'a T> {
         let mut frontier = vec![digest];
         let mut seen = std::collections::HashSet::new();
         while !frontier.is_empty() {
@@ -243,6 +239,22 @@ pub fn source_lines(def: &pb::Definition) -> HashMap<String, String> {
                 })
                 .collect();
             (!labels.is_empty()).then(|| (digest.clone(), labels.join(", ")))
+        })
+        .collect()
+}
+
+/// The source file and line ranges of each mapped op, for warnings the client shows with a
+/// snippet of the Dockerfile.
+pub fn source_ranges(def: &pb::Definition) -> HashMap<String, (pb::SourceInfo, Vec<pb::Range>)> {
+    let Some(src) = &def.source else {
+        return HashMap::new();
+    };
+    src.locations
+        .iter()
+        .filter_map(|(digest, locs)| {
+            let loc = locs.locations.first()?;
+            let info = src.infos.get(usize::try_from(loc.source_index).ok()?)?;
+            Some((digest.clone(), (info.clone(), loc.ranges.clone())))
         })
         .collect()
 }

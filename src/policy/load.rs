@@ -43,6 +43,9 @@ impl Reader for FsDir {
 struct LocalDir<'a> {
     bridge: &'a Bridge,
     ref_id: String,
+    /// The digest of the local source op: a vertex the client has seen, which warnings
+    /// can be attached to (as the Dockerfile frontend does with its own load vertex).
+    pub vertex: String,
 }
 
 impl<'a> LocalDir<'a> {
@@ -52,6 +55,7 @@ impl<'a> LocalDir<'a> {
         opts: &Options,
         name: &str,
         patterns: &[String],
+        what: &str,
     ) -> Result<LocalDir<'a>> {
         let session = opts
             .all
@@ -87,7 +91,7 @@ impl<'a> LocalDir<'a> {
                 pb::OpMetadata {
                     description: [(
                         "llb.customname".to_string(),
-                        format!("[verified-frontend] load policies from {name}"),
+                        format!("[verified-frontend] load {what} from {name}"),
                     )]
                     .into(),
                     caps: [
@@ -101,13 +105,15 @@ impl<'a> LocalDir<'a> {
                 },
             )]
             .into(),
-            def: vec![source, terminal],
+            def: vec![source.clone(), terminal],
             source: None,
         };
+        let vertex = crate::graph::digest_of(&source);
         let r = bridge.solve_definition(def.encode_to_vec()).await?;
         Ok(LocalDir {
             bridge,
             ref_id: r.id,
+            vertex,
         })
     }
 }
@@ -320,14 +326,15 @@ async fn load_one(
     };
     if !wanted.is_empty() {
         let paths: Vec<String> = wanted.iter().map(|(_, p)| p.clone()).collect();
-        let files = LocalDir::open(bridge, opts, local, &paths).await?;
+        let files = LocalDir::open(bridge, opts, local, &paths, "policy files").await?;
         read_files(&files, &mut src, &wanted).await?;
     }
     Ok(Some(src))
 }
 
 /// Every policy this build must pass, in order: the automatic one, then the `policy` option's.
-pub async fn load(bridge: &Bridge, opts: &Options) -> Result<Vec<PolicySource>> {
+/// The policies of a build, and the vertex that read them (for warnings).
+pub async fn load(bridge: &Bridge, opts: &Options) -> Result<(Vec<PolicySource>, String)> {
     let mut out = Vec::new();
     if let Some(remote) = opts.all.get("context").filter(|c| c.contains("://")) {
         return Err(Error::option(
@@ -346,7 +353,7 @@ pub async fn load(bridge: &Bridge, opts: &Options) -> Result<Vec<PolicySource>> 
         .all
         .get("dockerfilekey")
         .map_or("dockerfile", String::as_str);
-    let dir = LocalDir::open(bridge, opts, df_local, &rego_patterns()).await?;
+    let dir = LocalDir::open(bridge, opts, df_local, &rego_patterns(), "policies").await?;
     let auto = format!("{filename}.rego");
     let label = auto.rsplit('/').next().unwrap_or(&auto).to_string();
     if let Some(p) = load_one(bridge, opts, df_local, &dir, &auto, label).await? {
@@ -354,7 +361,7 @@ pub async fn load(bridge: &Bridge, opts: &Options) -> Result<Vec<PolicySource>> 
     }
     if !opts.policies.is_empty() {
         let ctx_local = opts.all.get("contextkey").map_or("context", String::as_str);
-        let ctx = LocalDir::open(bridge, opts, ctx_local, &rego_patterns()).await?;
+        let ctx = LocalDir::open(bridge, opts, ctx_local, &rego_patterns(), "policies").await?;
         for path in &opts.policies {
             let p = load_one(bridge, opts, ctx_local, &ctx, path, path.clone())
                 .await?
@@ -364,13 +371,13 @@ pub async fn load(bridge: &Bridge, opts: &Options) -> Result<Vec<PolicySource>> 
             out.push(p);
         }
     }
-    Ok(out)
+    Ok((out, dir.vertex.clone()))
 }
 
 /// A file the options name in the build context (e.g. `trusted-root`), read like policies.
 pub async fn context_file(bridge: &Bridge, opts: &Options, path: &str) -> Result<Vec<u8>> {
     let ctx_local = opts.all.get("contextkey").map_or("context", String::as_str);
-    let ctx = LocalDir::open(bridge, opts, ctx_local, &[path.to_string()]).await?;
+    let ctx = LocalDir::open(bridge, opts, ctx_local, &[path.to_string()], "trusted root").await?;
     ctx.read(path).await?.ok_or_else(|| {
         Error::option(
             "trusted-root",

@@ -405,6 +405,11 @@ async fn is_index(bridge: &Bridge, pinned: &pb::SourceOp) -> Result<bool> {
     let probe = bridge
         .resolve_source_meta(gw::ResolveSourceMetaRequest {
             image: Some(gw::ResolveSourceImageRequest::default()),
+            // The client shows this step; for an index it fails by design, so say so.
+            log_name: format!(
+                "[verified-frontend] is {} an image index? (\"no match for platform\" means yes)",
+                pinned.identifier
+            ),
             ..meta_request(pinned, Some(&probe_platform()))
         })
         .await;
@@ -450,6 +455,10 @@ async fn attestation_chain(
     let meta = bridge
         .resolve_source_meta(gw::ResolveSourceMetaRequest {
             image: Some(image),
+            log_name: format!(
+                "[verified-frontend] attestations and signatures of {}",
+                pinned.identifier
+            ),
             ..meta_request(&pinned, platform)
         })
         .await?;

@@ -278,6 +278,26 @@ impl Rig {
     }
 }
 
+impl Rig {
+    /// In-toto statements of `predicate_type` attached to the image: (image manifest the
+    /// attestation manifest describes, statement).
+    pub fn statements(&self, img: &Image, predicate_type: &str) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        for (image, att) in &img.attestations {
+            for layer in att["layers"].as_array().unwrap() {
+                if layer["annotations"]["in-toto.io/predicate-type"] == predicate_type {
+                    let stmt = self.json(
+                        &format!("{}/blobs/{}", img.repo, layer["digest"].as_str().unwrap()),
+                        "*/*",
+                    );
+                    out.push((image.clone(), stmt));
+                }
+            }
+        }
+        out
+    }
+}
+
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
