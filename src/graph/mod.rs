@@ -416,7 +416,10 @@ mod tests {
             g.location(&digest_of(&http), &lines).unwrap(),
             "Dockerfile:3"
         );
-        assert!(g.location(&digest_of(&http), &HashMap::new()).is_none());
+        assert!(
+            g.location(&digest_of(&http), &HashMap::<String, String>::new())
+                .is_none()
+        );
     }
 
     #[test]
