@@ -2,6 +2,7 @@
 //! may use it. See README.md for the architecture.
 
 pub mod attest;
+pub mod consumer;
 pub mod error;
 pub mod frontend;
 pub mod gateway;

@@ -10,6 +10,8 @@ usage: verified-frontend            run as a BuildKit gateway frontend (gRPC on 
            (--certificate-identity ID --certificate-oidc-issuer URL | --key PEM)
            [--trusted-root FILE] FILE_OR_DIGEST
                                     verify a Sigstore bundle offline (sigstore-conformance protocol)
+       verified-frontend verify [--policy FILE.rego] [--trusted-root FILE] [--platform P] IMAGE
+                                    check an image's verification attestations and signatures
        verified-frontend --version  print the version";
 
 fn main() -> ExitCode {
@@ -18,6 +20,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         None => run_frontend(started),
         Some("verify-bundle") => verify_bundle(&args[1..]),
+        Some("verify") => ExitCode::from(verified_frontend::consumer::main(&args[1..])),
         Some("--version") => {
             println!("verified-frontend {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
