@@ -396,20 +396,25 @@ pub fn signature(
     }
     // Only verified times; the log's integrated time is a transparency-log timestamp, the
     // others come from timestamp authorities.
-    let integrated = result.integrated_time();
     let log_uri = raw["verificationMaterial"]["tlogEntries"][0]["logId"]["keyId"]
         .as_str()
         .and_then(|k| root.tlog_urls.get(k))
         .cloned()
         .unwrap_or_default();
+    // sigstore-verify lists the TSA times (all of the bundle's, each verified) before the
+    // log's integrated times; times alone cannot tell them apart (they may be equal).
+    let tsa_count = raw["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+        .as_array()
+        .map_or(0, Vec::len);
     let timestamps: Vec<serde_json::Value> = result
         .verified_timestamps()
         .iter()
-        .map(|t| {
-            let (kind, uri) = if Some(*t) == integrated {
-                ("Tlog", &log_uri)
-            } else {
+        .enumerate()
+        .map(|(i, t)| {
+            let (kind, uri) = if i < tsa_count {
                 ("TimestampAuthority", &root.tsa_uri)
+            } else {
+                ("Tlog", &log_uri)
             };
             json!({"type": kind, "uri": uri, "timestamp": t.to_string()})
         })

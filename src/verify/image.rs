@@ -263,6 +263,66 @@ mod tests {
         }
     }
 
+    fn vector(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/testdata/signed-chain/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    /// The kit-signed chain of testdata/signed-chain, and the roots it verifies under.
+    fn signed_chain() -> (gw::AttestationChain, Vec<Root>) {
+        let mut c = Chain {
+            chain: gw::AttestationChain::default(),
+        };
+        let index = vector("index.json");
+        c.chain.root = c.add(&index);
+        c.chain.attestation_manifest = c.add(&vector("attestation.json"));
+        c.add(&vector("bundle.json"));
+        let sig = c.add(&vector("signature-manifest.json"));
+        c.chain.signature_manifests.push(sig);
+        c.chain.image_manifest = String::from_utf8(vector("image-digest"))
+            .unwrap()
+            .trim()
+            .to_string();
+        let root = String::from_utf8(vector("trusted_root.json")).unwrap();
+        (c.chain, vec![Root::from_json("kit", &root).unwrap()])
+    }
+
+    #[test]
+    fn a_kit_signed_chain_yields_the_signers_claims() {
+        let (chain, roots) = signed_chain();
+        let got = ImageVerifier::new(roots).check(&chain).unwrap();
+        assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+        let sig = &got.signatures[0];
+        assert_eq!(sig["kind"], "docker-github-builder");
+        assert_eq!(sig["type"], "bundle-v0.3");
+        assert_eq!(
+            sig["signer"]["sourceRepositoryURI"],
+            "https://github.com/example/app"
+        );
+        assert_eq!(sig["signer"]["sourceRepositoryRef"], "refs/tags/v1");
+        let kinds: Vec<&str> = sig["timestamps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["type"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.contains(&"Tlog") && kinds.contains(&"TimestampAuthority"),
+            "{kinds:?}"
+        );
+        // The same chain under the embedded roots: found, not accepted.
+        let got = verifier().check(&chain).unwrap();
+        assert!(got.signatures.is_empty());
+        assert!(
+            got.rejected[0].contains("public-good:"),
+            "{:?}",
+            got.rejected
+        );
+    }
+
     fn verifier() -> ImageVerifier {
         ImageVerifier::new(Root::embedded().unwrap())
     }
