@@ -553,7 +553,7 @@ fn an_oci_layout_with_edited_blobs_fails_and_bad_input_exits_2() {
         ),
         (
             vec!["127.0.0.1:5000/verify-layout:no-such-tag".into()],
-            "127.0.0.1:5000/verify-layout:no-such-tag".to_string(),
+            "cannot read the manifest: Registry error".to_string(),
         ),
         (vec![], "no IMAGE given".to_string()),
     ] {

@@ -157,14 +157,30 @@ fn is_loopback(registry: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// An error with its causes (reqwest's own message omits why a request failed).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cause = c.source();
+    }
+    s
+}
+
 fn oci_err(what: &str, e: oci_client::errors::OciDistributionError) -> ReadError {
     use oci_client::errors::OciDistributionError as E;
+    let m = with_causes(&e);
     match e {
-        E::DigestError(d) => ReadError::Integrity(format!("{what}: {d}")),
-        E::ManifestParsingError(m) | E::VersionedParsingError(m) => {
+        E::DigestError(_) => ReadError::Integrity(format!("{what}: {m}")),
+        E::ManifestParsingError(_) | E::VersionedParsingError(_) => {
             ReadError::Malformed(format!("{what}: {m}"))
         }
-        other => ReadError::Unreadable(format!("{what}: {other}")),
+        _ => ReadError::Unreadable(format!("{what}: {m}")),
     }
 }
 
@@ -213,7 +229,7 @@ impl Store {
                 let (data, _) = client
                     .pull_manifest_raw(reference, &auth, &MANIFEST_TYPES)
                     .await
-                    .map_err(|e| oci_err(&reference.whole(), e))?;
+                    .map_err(|e| oci_err("cannot read the manifest", e))?;
                 let data = data.to_vec();
                 let digest = sha256_digest(&data);
                 if let Some(want) = reference.digest() {
