@@ -10,6 +10,7 @@ pub mod input;
 pub mod load;
 mod needs;
 pub mod provenance;
+pub mod reference;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
