@@ -1047,3 +1047,198 @@ fn ex22_artifact_attestation_with_the_real_bundle() {
     assert!(allows(&mut p, &http(real)));
     assert!(!allows(&mut p, &http(&digest('0'))));
 }
+
+/// The README's worked examples (docs/examples), deciding as the guide says.
+fn guide(name: &str, files: &[(&str, &str)]) -> PolicySet {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples");
+    let mut src = block_on(read_policy(&FsDir(dir), name, name.to_string()))
+        .unwrap()
+        .unwrap();
+    for (as_name, vector) in files {
+        let data = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(vector)).unwrap();
+        src.files.insert(as_name.to_string(), data);
+    }
+    PolicySet::compile(vec![src]).unwrap()
+}
+
+/// A verified signature as the frontend gives it: docker/github-builder for `repo` at `git_ref`.
+fn builder_signature(repo: &str, git_ref: &str) -> Value {
+    json!({
+        "kind": "docker-github-builder",
+        "type": "bundle-v0.3",
+        "timestamps": [{"type": "Tlog", "uri": "https://rekor.sigstore.dev", "timestamp": "2026-11-01T10:00:00Z"}],
+        "signer": {
+            "certificateIssuer": "CN=sigstore-intermediate,O=sigstore.dev",
+            "subjectAlternativeName": "https://github.com/docker/github-builder/.github/workflows/build.yml@refs/tags/v1",
+            "issuer": "https://token.actions.githubusercontent.com",
+            "buildSignerURI": "https://github.com/docker/github-builder/.github/workflows/build.yml@refs/tags/v1",
+            "sourceRepositoryURI": format!("https://github.com/{repo}"),
+            "sourceRepositoryRef": git_ref,
+            "runnerEnvironment": "github-hosted"
+        }
+    })
+}
+
+fn signed_image(reference: &str, sig: Option<Value>, env: &Value) -> Value {
+    let mut d = doc_for(
+        env,
+        &format!("docker-image://{reference}@{}", digest('e')),
+        &[],
+        "linux/amd64",
+        Some(Facts::Image {
+            digest: digest('e'),
+            config: None,
+            chain: None,
+            tag_digest: None,
+        }),
+    );
+    d["image"]["hasProvenance"] = json!(true);
+    d["image"]["signatures"] = json!(sig.into_iter().collect::<Vec<_>>());
+    d
+}
+
+#[test]
+fn guide_base_image_pins_alpine_and_requires_signed_releases() {
+    let mut p = guide("base-image.rego", &[]);
+    let d = p
+        .evaluate(&image(
+            "docker.io/library/alpine:3.20",
+            &digest('a'),
+            "linux/amd64",
+            None,
+        ))
+        .unwrap();
+    assert_eq!(
+        d.pin.as_deref(),
+        Some("sha256:1e42bbe2508154c9126d48c2b8a75420c3544343bf86fd041fb7527e017a4b4a")
+    );
+    let env = env_with(&[], None);
+    let app = "registry.example.com/app:1.4";
+    let ok = signed_image(
+        app,
+        Some(builder_signature("example/app", "refs/tags/v2")),
+        &env,
+    );
+    assert!(allows(&mut p, &ok));
+    for sig in [
+        None,
+        Some(builder_signature("example/app", "refs/heads/main")),
+        Some(builder_signature("example/other", "refs/tags/v1")),
+    ] {
+        let d = p.evaluate(&signed_image(app, sig, &env)).unwrap();
+        assert!(!d.allow);
+        assert!(
+            d.deny_msg[0].contains("is neither the reviewed alpine"),
+            "{:?}",
+            d.deny_msg
+        );
+    }
+    assert!(!allows(
+        &mut p,
+        &image(
+            "docker.io/library/alpine:3.19",
+            &digest('a'),
+            "linux/amd64",
+            None
+        )
+    ));
+    assert!(allows(&mut p, &local("context")));
+}
+
+#[test]
+fn guide_signed_git_tag_needs_a_release_key() {
+    let files = [
+        ("release-keys.asc", "testdata/git-signatures/pgp-signer.asc"),
+        ("release-keys.pub", "testdata/git-signatures/ssh-signer.pub"),
+    ];
+    let mut p = guide("signed-git-tag.rego", &files);
+    for object in ["tag-pgp", "tag-ssh"] {
+        let (doc, raw) = signed_git("tag", object);
+        assert!(p.evaluate_with(&doc, &raw).unwrap().allow, "{object}");
+    }
+    let others = [
+        ("release-keys.asc", "testdata/git-signatures/pgp-other.asc"),
+        ("release-keys.pub", "testdata/git-signatures/ssh-other.pub"),
+    ];
+    let mut p = guide("signed-git-tag.rego", &others);
+    for object in ["tag-pgp", "tag-ssh"] {
+        let (doc, raw) = signed_git("tag", object);
+        let d = p.evaluate_with(&doc, &raw).unwrap();
+        assert!(!d.allow, "{object}");
+        assert!(d.deny_msg[0].contains("is not a tag signed by a release key"));
+    }
+    // A signed commit is not a signed tag.
+    let (doc, raw) = signed_git("commit", "commit-pgp");
+    assert!(!p.evaluate_with(&doc, &raw).unwrap().allow);
+    assert!(allows(&mut p, &alpine()));
+}
+
+#[test]
+fn guide_registries_allow_only_listed_origins() {
+    let mut p = guide("registries.rego", &[]);
+    let img = |r: &str| image(r, &digest('b'), "linux/amd64", None);
+    assert!(allows(&mut p, &img("registry.example.com/team/app:1")));
+    assert!(allows(&mut p, &img("docker.io/library/alpine:3.20")));
+    let d = p.evaluate(&img("docker.io/someone/tool:1")).unwrap();
+    assert!(!d.allow);
+    assert!(
+        d.deny_msg[0].contains("registry docker.io is not allowed"),
+        "{:?}",
+        d.deny_msg
+    );
+    assert!(!allows(&mut p, &img("ghcr.io/example/app:1")));
+    let http = |url: &str| {
+        let facts = Facts::Http {
+            checksum: digest('c'),
+            filename: "f".into(),
+        };
+        doc_for(&env_with(&[], None), url, &[], "linux/amd64", Some(facts))
+    };
+    assert!(allows(
+        &mut p,
+        &http("https://artifacts.example.com/tool.tar.gz")
+    ));
+    let d = p
+        .evaluate(&http("http://artifacts.example.com/tool.tar.gz"))
+        .unwrap();
+    assert!(d.deny_msg[0].contains("downloads come from https://artifacts.example.com only"));
+    assert!(allows(&mut p, &local("context")));
+}
+
+#[test]
+fn guide_production_builds_need_signed_images() {
+    let mut p = guide(
+        "production.rego",
+        &[
+            ("vendor.tar.gz.asc", "testdata/http-pgp/release.txt.asc"),
+            ("vendor-key.asc", "testdata/http-pgp/signer.asc"),
+        ],
+    );
+    let dev = env_with(&[], None);
+    let prod = env_with(&[("ENV", "production")], None);
+    let unsigned = |env: &Value| signed_image("docker.io/library/alpine:3.20", None, env);
+    assert!(allows(&mut p, &unsigned(&dev)));
+    let d = p.evaluate(&unsigned(&prod)).unwrap();
+    assert!(!d.allow);
+    assert!(d.deny_msg[0].contains("production builds need a signed image"));
+    let signed = signed_image(
+        "registry.example.com/app:1",
+        Some(builder_signature("example/app", "refs/tags/v1")),
+        &prod,
+    );
+    assert!(allows(&mut p, &signed));
+    // A download, in any build: BuildKit is asked for the signature's checksum first.
+    let facts = Facts::Http {
+        checksum: digest('c'),
+        filename: "vendor.tar.gz".into(),
+    };
+    let dl = doc_for(
+        &prod,
+        "https://vendor.example/vendor.tar.gz",
+        &[],
+        "linux/amd64",
+        Some(facts),
+    );
+    let d = p.evaluate(&dl).unwrap();
+    assert!(!d.allow && d.wanted_checksum.is_some());
+}
