@@ -11,3 +11,7 @@ cargo fmt --check
 cargo clippy --locked --all-targets --quiet -- -D warnings
 log "cargo test"
 cargo test --locked
+log "the test kit's own checks (tests/sigkit)"
+cargo fmt --check --manifest-path tests/sigkit/Cargo.toml
+cargo clippy --locked --manifest-path tests/sigkit/Cargo.toml --all-targets --quiet -- -D warnings
+cargo test --locked --manifest-path tests/sigkit/Cargo.toml --quiet
