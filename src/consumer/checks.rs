@@ -11,12 +11,11 @@ use crate::policy::PolicySet;
 use crate::proto::{gw, pb};
 use crate::resolve::Facts;
 use crate::sources::{ImageRef, Source};
-use crate::verify::image::{BUNDLE_ARTIFACT_TYPE, ImageVerifier};
+use crate::verify::image::{
+    ATTESTATION_REFERENCE_DIGEST as REFERENCE_DIGEST, ATTESTATION_REFERENCE_TYPE as REFERENCE_TYPE,
+    BUNDLE_ARTIFACT_TYPE, ImageVerifier, PREDICATE_TYPE_ANNOTATION as PREDICATE_TYPE, SLSA_PREFIX,
+};
 
-const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
-const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
-const PREDICATE_TYPE: &str = "in-toto.io/predicate-type";
-const SLSA_PREFIX: &str = "https://slsa.dev/provenance/";
 const STATEMENT_TYPES: [&str; 2] = [
     "https://in-toto.io/Statement/v1",
     "https://in-toto.io/Statement/v0.1",

@@ -8,12 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::proto::gw;
 use crate::sources::ImageRef;
-
-const PREDICATE_TYPE_ANNOTATION: &str = "in-toto.io/predicate-type";
-const SLSA_PREFIX: &str = "https://slsa.dev/provenance/";
-
-/// The blob `digest` of the chain, checked against its digest.
-use crate::verify::image::blob;
+use crate::verify::image::{PREDICATE_TYPE_ANNOTATION, SLSA_PREFIX, blob};
 
 /// The parsed provenance of the image, `None` when it has no SLSA provenance.
 pub fn from_chain(chain: &gw::AttestationChain) -> Result<Option<Value>, String> {

@@ -16,6 +16,8 @@ use sigstore_verify::{
     PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult, Verifier,
 };
 
+use crate::verify::image::SLSA_PREFIX;
+
 /// Who must have signed: a Fulcio identity, or a managed key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signer {
@@ -188,7 +190,6 @@ pub fn public_good_root() -> Result<TrustedRoot, String> {
     trusted_root(None, false)
 }
 
-const SLSA_PREFIX: &str = "https://slsa.dev/provenance/";
 const SIGSTORE_INTERMEDIATE: &str = "CN=sigstore-intermediate,O=sigstore.dev";
 const GITHUB_OIDC: &str = "https://token.actions.githubusercontent.com";
 const GITHUB_BUILDER_PREFIXES: [&str; 2] = [

@@ -12,10 +12,12 @@ use sha2::{Digest, Sha256};
 use crate::proto::gw;
 use crate::verify::bundle::Root;
 
-const ATTESTATION_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
-const ATTESTATION_REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
-const PREDICATE_TYPE_ANNOTATION: &str = "in-toto.io/predicate-type";
-const SLSA_PREFIX: &str = "https://slsa.dev/provenance/";
+/// Index annotations BuildKit marks an attestation manifest and the image it describes with.
+pub const ATTESTATION_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+pub const ATTESTATION_REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
+/// Layer annotation naming an attestation's predicate type.
+pub const PREDICATE_TYPE_ANNOTATION: &str = "in-toto.io/predicate-type";
+pub const SLSA_PREFIX: &str = "https://slsa.dev/provenance/";
 pub const BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const COSIGN_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 
