@@ -17,34 +17,19 @@ use std::time::Instant;
 
 use verified_frontend::proto::gw;
 use verified_frontend::verify::bundle::{Root, attestation_signature};
-use verified_frontend::verify::image::ImageVerifier;
+use verified_frontend::verify::image::{ImageVerifier, add_blob};
 
 fn read(rel: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
 }
 
-fn digest(data: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
-}
-
 fn signed_chain() -> gw::AttestationChain {
     let mut chain = gw::AttestationChain::default();
-    let mut add = |data: Vec<u8>| {
-        let d = digest(&data);
-        chain.blobs.insert(
-            d.clone(),
-            gw::Blob {
-                data,
-                ..Default::default()
-            },
-        );
-        d
-    };
-    let root = add(read("testdata/signed-chain/index.json"));
-    let att = add(read("testdata/signed-chain/attestation.json"));
-    add(read("testdata/signed-chain/bundle.json"));
-    let sig = add(read("testdata/signed-chain/signature-manifest.json"));
+    let mut add = |name: &str| add_blob(&mut chain, read(&format!("testdata/signed-chain/{name}")));
+    let root = add("index.json");
+    let att = add("attestation.json");
+    add("bundle.json");
+    let sig = add("signature-manifest.json");
     chain.root = root;
     chain.attestation_manifest = att;
     chain.signature_manifests = vec![sig];

@@ -14,7 +14,7 @@ use verified_frontend::proto::{gw, pb};
 use verified_frontend::resolve::Facts;
 use verified_frontend::sources::Source;
 use verified_frontend::verify::bundle::Root;
-use verified_frontend::verify::image::ImageVerifier;
+use verified_frontend::verify::image::{ImageVerifier, add_blob};
 
 fn read(rel: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
@@ -115,21 +115,11 @@ fn image_doc(provenance: &str) -> Value {
 
 fn signature() -> Value {
     let mut chain = gw::AttestationChain::default();
-    let mut add = |data: Vec<u8>| {
-        let d = digest(&data);
-        chain.blobs.insert(
-            d.clone(),
-            gw::Blob {
-                descriptor: None,
-                data,
-            },
-        );
-        d
-    };
-    let root = add(read("testdata/signed-chain/index.json"));
-    let att = add(read("testdata/signed-chain/attestation.json"));
-    add(read("testdata/signed-chain/bundle.json"));
-    let sig = add(read("testdata/signed-chain/signature-manifest.json"));
+    let mut add = |name: &str| add_blob(&mut chain, read(&format!("testdata/signed-chain/{name}")));
+    let root = add("index.json");
+    let att = add("attestation.json");
+    add("bundle.json");
+    let sig = add("signature-manifest.json");
     chain.root = root;
     chain.attestation_manifest = att;
     chain.signature_manifests = vec![sig];

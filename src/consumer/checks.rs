@@ -14,6 +14,7 @@ use crate::sources::{ImageRef, Source};
 use crate::verify::image::{
     ATTESTATION_REFERENCE_DIGEST as REFERENCE_DIGEST, ATTESTATION_REFERENCE_TYPE as REFERENCE_TYPE,
     BUNDLE_ARTIFACT_TYPE, ImageVerifier, PREDICATE_TYPE_ANNOTATION as PREDICATE_TYPE, SLSA_PREFIX,
+    add_blob,
 };
 
 const STATEMENT_TYPES: [&str; 2] = [
@@ -296,20 +297,12 @@ impl Checker {
             signature_manifests: vec![],
             blobs: Default::default(),
         };
-        let put = |chain: &mut gw::AttestationChain, digest: &str, data: &[u8]| {
-            chain.blobs.insert(
-                digest.to_string(),
-                gw::Blob {
-                    descriptor: None,
-                    data: data.to_vec(),
-                },
-            );
-        };
-        put(&mut chain, &root.digest, &root.data);
-        put(&mut chain, &att, &att_data);
+        // The blobs were checked against their digests when read.
+        add_blob(&mut chain, root.data.clone());
+        add_blob(&mut chain, att_data.clone());
         for l in &layers {
             if let Ok(d) = &l.data {
-                put(&mut chain, &l.digest, d);
+                add_blob(&mut chain, d.clone());
             }
         }
         let mut unreadable = Vec::new();
@@ -319,8 +312,8 @@ impl Checker {
                     match self.signature_manifest(store, &digest, size).await {
                         Ok(blobs) => {
                             chain.signature_manifests.push(digest.clone());
-                            for (d, data) in blobs {
-                                put(&mut chain, &d, &data);
+                            for (_, data) in blobs {
+                                add_blob(&mut chain, data);
                             }
                         }
                         Err(Some(why)) => unreadable.push(why),

@@ -197,6 +197,13 @@ mod tests {
         assert_eq!(o.policies, ["a.rego", "sub/b.rego"]);
         assert_eq!(o.policy_mode, PolicyMode::Warn);
         let o = Options::parse(env(&[
+            "policy-mode=report-only",
+            "trusted-root=keys/root.json",
+        ]))
+        .unwrap();
+        assert_eq!(o.policy_mode, PolicyMode::ReportOnly);
+        assert_eq!(o.trusted_root.as_deref(), Some("keys/root.json"));
+        let o = Options::parse(env(&[
             "build-arg:VERIFIED_FRONTEND_POLICY=x.rego",
             "build-arg:VERIFIED_FRONTEND_POLICY_MODE=off",
             "build-arg:OTHER=1",
@@ -219,9 +226,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("policy-mode") && err.contains("enforce, warn, off"),
+            err.contains("policy-mode") && err.contains("enforce, warn, report-only, off"),
             "{err}"
         );
+        for (opt, bad) in [
+            ("trusted-root=/etc/root.json", "trusted-root"),
+            ("trusted-root=../root.json", "trusted-root"),
+            ("trusted-root=", "trusted-root"),
+        ] {
+            let err = Options::parse(env(&[opt])).unwrap_err().to_string();
+            assert!(
+                err.contains(bad) && err.contains("inside the build context"),
+                "{opt}: {err}"
+            );
+        }
         let err = Options::parse(env(&["policy=../etc/x.rego"]))
             .unwrap_err()
             .to_string();

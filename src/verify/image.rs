@@ -34,6 +34,20 @@ pub fn blob<'a>(chain: &'a gw::AttestationChain, digest: &str) -> Result<&'a [u8
     Ok(&b.data)
 }
 
+/// Adds `data` to the chain's blobs under its sha256 digest, which it returns: how a chain
+/// is assembled outside BuildKit (the `verify` subcommand, tests, benchmarks).
+pub fn add_blob(chain: &mut gw::AttestationChain, data: Vec<u8>) -> String {
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&data)));
+    chain.blobs.insert(
+        digest.clone(),
+        gw::Blob {
+            descriptor: None,
+            data,
+        },
+    );
+    digest
+}
+
 fn json_blob(chain: &gw::AttestationChain, digest: &str, what: &str) -> Result<Value, String> {
     serde_json::from_slice(blob(chain, digest)?)
         .map_err(|e| format!("{what} {digest} is not JSON: {e}"))
@@ -239,15 +253,7 @@ mod tests {
         }
 
         fn add(&mut self, data: &[u8]) -> String {
-            let d = digest(data);
-            self.chain.blobs.insert(
-                d.clone(),
-                gw::Blob {
-                    data: data.to_vec(),
-                    ..Default::default()
-                },
-            );
-            d
+            add_blob(&mut self.chain, data.to_vec())
         }
 
         fn sign(&mut self, artifact_type: &str, subject: &str, bundle: &[u8]) -> String {
