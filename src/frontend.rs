@@ -366,15 +366,21 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     } else {
         policies.needs()
     };
+    // The trust roots signatures are checked against, and how the attestations name them.
+    let mut trust_root = None;
     let images = if needs.image_attestations {
         let roots = match &opts.trusted_root {
             Some(path) => {
                 let data = policy::load::context_file(bridge, opts, path).await?;
+                trust_root = Some(attest::TrustRoot::file(path, &data));
                 let text = String::from_utf8(data)
                     .map_err(|_| Error::option("trusted-root", format!("{path} is not text")))?;
                 vec![Root::from_json(path, &text).map_err(|e| Error::option("trusted-root", e))?]
             }
-            None => Root::embedded().map_err(|e| Error::option("trusted-root", e))?,
+            None => {
+                trust_root = Some(attest::TrustRoot::embedded());
+                Root::embedded().map_err(|e| Error::option("trusted-root", e))?
+            }
         };
         Some(ImageVerifier::new(roots))
     } else {
@@ -540,6 +546,7 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
             .get("filename")
             .map_or("Dockerfile", String::as_str),
         records: &records,
+        trust_root: trust_root.as_ref(),
     };
     let statements = attestations(bridge, &sub, &refs, &facts).await?;
     let mut result = assemble(sub, refs, &report, &timings);

@@ -104,6 +104,9 @@ fn the_image_carries_a_verification_summary_and_the_full_report() {
     assert_eq!(p["policy"]["uri"], "policy.rego");
     assert_eq!(p["policy"]["digest"]["sha256"], policy_sha.as_str());
     assert_eq!(p["policyMode"], "enforce");
+    let root_sha = sha256_hex(&std::fs::read(dir.path().join("trusted_root.json")).unwrap());
+    assert_eq!(p["trustRoot"]["uri"], "context:trusted_root.json");
+    assert_eq!(p["trustRoot"]["digest"]["sha256"], root_sha.as_str());
     assert_eq!(p["slsaVersion"], "1.0");
     assert!(
         p["timeVerified"]

@@ -30,6 +30,38 @@ pub struct BuildFacts<'a> {
     /// The Dockerfile as the user named it, for `resourceUri`.
     pub dockerfile: &'a str,
     pub records: &'a [SourceRecord],
+    /// The Sigstore trust root image signatures were checked against; `None` when no
+    /// policy read signatures.
+    pub trust_root: Option<&'a TrustRoot>,
+}
+
+/// Which trust root signatures were verified under: the embedded roots, or a file of the
+/// build context by its digest (so a consumer can tell which root vouched).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrustRoot {
+    pub uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<BTreeMap<String, String>>,
+}
+
+impl TrustRoot {
+    pub fn embedded() -> Self {
+        TrustRoot {
+            uri: "embedded:sigstore-public-good,github".into(),
+            digest: None,
+        }
+    }
+
+    pub fn file(path: &str, data: &[u8]) -> Self {
+        use sha2::Digest;
+        TrustRoot {
+            uri: format!("context:{path}"),
+            digest: Some(BTreeMap::from([(
+                "sha256".to_string(),
+                hex::encode(sha2::Sha256::digest(data)),
+            )])),
+        }
+    }
 }
 
 impl BuildFacts<'_> {
@@ -80,7 +112,7 @@ pub fn vsa(b: &BuildFacts, platform: &str) -> Option<Value> {
             d
         })
         .collect();
-    Some(json!({
+    let mut vsa = json!({
         "verifier": {
             "id": VERIFIER_ID,
             "version": {"verified-frontend": env!("CARGO_PKG_VERSION")}
@@ -97,8 +129,20 @@ pub fn vsa(b: &BuildFacts, platform: &str) -> Option<Value> {
         // pinned, so the summary alone says what the verification covered.
         "policies": b.policies,
         "policyMode": b.mode,
+        "trustRoot": b.trust_root,
         "resolvedDependencies": resolved,
-    }))
+    });
+    omit_null(&mut vsa, "trustRoot");
+    Some(vsa)
+}
+
+/// A fact that does not apply to this build is left out rather than written as null.
+fn omit_null(v: &mut Value, key: &str) {
+    if let Some(o) = v.as_object_mut()
+        && o.get(key) == Some(&Value::Null)
+    {
+        o.remove(key);
+    }
 }
 
 /// The full report for one platform: each source with what it resolved to, the facts the
@@ -112,15 +156,18 @@ pub fn report(b: &BuildFacts, platform: &str) -> Value {
             v
         })
         .collect();
-    json!({
+    let mut report = json!({
         "verifier": {"id": VERIFIER_ID, "version": env!("CARGO_PKG_VERSION")},
         "timeVerified": b.time,
         "platform": platform,
         "policyMode": b.mode,
         "policies": b.policies,
+        "trustRoot": b.trust_root,
         "verificationResult": if b.passed(platform) { "PASSED" } else { "FAILED" },
         "sources": sources,
-    })
+    });
+    omit_null(&mut report, "trustRoot");
+    report
 }
 
 /// An LLB definition of a scratch filesystem holding `files` (path, content): the ref the
@@ -172,4 +219,132 @@ pub fn files_definition(files: &[(String, Vec<u8>)]) -> Vec<u8> {
         source: None,
     }
     .encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(
+        kind: &'static str,
+        resolved: &str,
+        platforms: &[&str],
+        decision: &'static str,
+    ) -> SourceRecord {
+        SourceRecord {
+            role: "build",
+            kind,
+            original: format!("{kind}://x"),
+            pinned: format!("{kind}://x@pinned"),
+            pin_attrs: BTreeMap::new(),
+            resolved: resolved.into(),
+            platforms: platforms.iter().map(|p| p.to_string()).collect(),
+            location: None,
+            decision,
+            policy: "p.rego".into(),
+            deny_msg: vec![],
+            signatures_rejected: vec![],
+            attestation_manifest: None,
+            facts: Value::Null,
+        }
+    }
+
+    fn policy() -> PolicyDigest {
+        PolicyDigest {
+            name: "p.rego".into(),
+            sha256: "ab".repeat(32),
+            files: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn summaries_cover_their_platform_and_fail_on_any_denial() {
+        let records = vec![
+            record(
+                "image",
+                &format!("sha256:{}", "1".repeat(64)),
+                &["linux/amd64"],
+                "allow",
+            ),
+            record(
+                "image",
+                &format!("sha256:{}", "2".repeat(64)),
+                &["linux/arm64"],
+                "deny",
+            ),
+            record(
+                "git",
+                &"3".repeat(40),
+                &["linux/amd64", "linux/arm64"],
+                "allow",
+            ),
+            record("local", "", &[], "allow"),
+        ];
+        let policies = [policy()];
+        let b = BuildFacts {
+            policies: &policies,
+            mode: "warn",
+            time: "2026-11-25T00:00:00Z".into(),
+            dockerfile: "Dockerfile",
+            records: &records,
+            trust_root: None,
+        };
+        let amd = vsa(&b, "linux/amd64").unwrap();
+        assert_eq!(amd["verificationResult"], "PASSED");
+        assert_eq!(amd["policy"]["digest"]["sha256"], "ab".repeat(32));
+        assert!(amd.get("trustRoot").is_none());
+        let deps = amd["resolvedDependencies"].as_array().unwrap();
+        assert_eq!(deps.len(), 3, "amd64 image, git, local: {deps:?}");
+        assert_eq!(deps[1]["digest"], json!({"gitCommit": "3".repeat(40)}));
+        assert!(
+            deps[2].get("digest").is_none(),
+            "a local context has no digest"
+        );
+        let arm = vsa(&b, "linux/arm64").unwrap();
+        assert_eq!(arm["verificationResult"], "FAILED");
+        assert_eq!(
+            report(&b, "linux/arm64")["sources"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+
+        let none = BuildFacts {
+            policies: &[],
+            trust_root: Some(&TrustRoot::embedded()),
+            ..b
+        };
+        assert!(vsa(&none, "linux/amd64").is_none(), "no policy, no summary");
+        assert_eq!(
+            report(&none, "linux/amd64")["trustRoot"]["uri"],
+            "embedded:sigstore-public-good,github"
+        );
+    }
+
+    #[test]
+    fn the_files_ref_is_one_chained_file_op_from_scratch() {
+        let def = files_definition(&[
+            ("/a.json".into(), b"{}".to_vec()),
+            ("/b.json".into(), b"[]".to_vec()),
+        ]);
+        let parsed = crate::graph::Parsed::new(&def).unwrap();
+        let file = pb::Op::decode(parsed.def.def[0].as_slice()).unwrap();
+        let Some(pb::op::Op::File(f)) = file.op else {
+            panic!("not a file op")
+        };
+        let io: Vec<(i64, i64)> = f.actions.iter().map(|a| (a.input, a.output)).collect();
+        assert_eq!(io, [(-1, -1), (0, 0)]);
+        assert_eq!(
+            parsed
+                .def
+                .metadata
+                .values()
+                .next()
+                .unwrap()
+                .caps
+                .get("file.base"),
+            Some(&true)
+        );
+    }
 }
