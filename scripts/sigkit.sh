@@ -1,14 +1,15 @@
 # shellcheck shell=bash
-# Sourced by end-to-end scripts that need Sigstore-signed images. Pushes bundles made by
-# the sigkit test kit (tests/sigkit) as OCI 1.1 referrers the way cosign v3 does with
-# `--registry-referrers-mode oci-1-1`, to a plain-HTTP registry without the referrers API
-# (Debian's docker-registry 2.8): the referrer manifest by digest, plus the Referrers Tag
-# Schema index at `sha256-<hex>` that containerd (and so BuildKit) falls back to.
+# Sourced by end-to-end scripts that need Sigstore-signed images. Pushes bundles (and legacy
+# cosign signatures) made by the sigkit test kit (tests/sigkit) as OCI 1.1 referrers the way
+# cosign v3 does with `--registry-referrers-mode oci-1-1`, to a plain-HTTP registry without
+# the referrers API (Debian's docker-registry 2.8): the referrer manifest by digest, plus the
+# Referrers Tag Schema index at `sha256-<hex>` that containerd (and so BuildKit) falls back to.
 #
 #   sigkit_build                       build the kit, print the binary's path
 #   manifest_descriptor REGISTRY REPO REF
 #   attestation_manifest REGISTRY REPO TAG PLATFORM
 #   attach_bundle REGISTRY REPO SUBJECT_DIGEST SUBJECT_MEDIATYPE SUBJECT_SIZE BUNDLE_FILE
+#   attach_legacy REGISTRY REPO SUBJECT_DIGEST SUBJECT_MEDIATYPE SUBJECT_SIZE OUT_DIR
 #   copy_image REGISTRY FROM_REPO REF TO_REPO TO_TAG
 #
 # REGISTRY is host:port (http:// assumed) or a URL. Descriptors print as
@@ -19,6 +20,9 @@ SIGKIT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/sigkit"
 SIGKIT_BUNDLE_TYPE=application/vnd.dev.sigstore.bundle.v0.3+json
 SIGKIT_EMPTY_TYPE=application/vnd.oci.empty.v1+json
 SIGKIT_EMPTY_DIGEST=sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a
+SIGKIT_COSIGN_SIG_TYPE=application/vnd.dev.cosign.artifact.sig.v1+json
+SIGKIT_SIMPLESIGNING_TYPE=application/vnd.dev.cosign.simplesigning.v1+json
+SIGKIT_OCI_CONFIG=application/vnd.oci.image.config.v1+json
 SIGKIT_OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
 SIGKIT_OCI_INDEX=application/vnd.oci.image.index.v1+json
 SIGKIT_ACCEPT="$SIGKIT_OCI_INDEX,$SIGKIT_OCI_MANIFEST,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.docker.distribution.manifest.v2+json"
@@ -155,6 +159,33 @@ attestation_manifest() { # registry repo tag platform
   echo "$found"
 }
 
+# After pushing referrer manifest FILE (digest DIGEST) with response HEADERS: unless the
+# registry has the referrers API (it says so with OCI-Subject and keeps the list itself),
+# adds the manifest to the subject's `sha256-<hex>` referrers tag index (replacing an entry
+# of the same digest), creating the index if needed.
+_sigkit_record_referrer() { # base repo subject_digest manifest_file manifest_digest headers
+  local base=$1 repo=$2 subject=$3 manifest=$4 manifest_digest=$5 headers=$6 work code
+  grep -qi '^oci-subject:' <<<"$headers" && return 0
+  work=$(mktemp -d)
+  local tag="sha256-${subject#sha256:}"
+  code=$(_sigkit_get_manifest "$base" "$repo" "$tag" "$work/index" "$SIGKIT_OCI_INDEX") || code=error
+  case "$code" in
+    200) jq -e --arg it "$SIGKIT_OCI_INDEX" '.mediaType == $it' "$work/index" >/dev/null ||
+      { rm -rf "$work"; _sigkit_fail "$repo:$tag exists and is not an OCI image index"; return 1; } ;;
+    404) printf '{"schemaVersion":2,"mediaType":"%s","manifests":[]}' "$SIGKIT_OCI_INDEX" >"$work/index" ;;
+    *) rm -rf "$work"; _sigkit_fail "GET $repo:$tag: HTTP $code"; return 1 ;;
+  esac
+  jq -c --slurpfile m "$manifest" --arg d "$manifest_digest" \
+    --argjson size "$(wc -c <"$manifest" | tr -d ' ')" '
+    .manifests = ([.manifests[]? | select(.digest != $d)] + [{
+      mediaType: $m[0].mediaType, digest: $d, size: $size,
+      artifactType: $m[0].artifactType, annotations: $m[0].annotations
+    } | with_entries(select(.value != null))])' "$work/index" >"$work/index.new"
+  _sigkit_put_manifest "$base" "$repo" "$tag" "$work/index.new" "$SIGKIT_OCI_INDEX" >/dev/null ||
+    { rm -rf "$work"; return 1; }
+  rm -rf "$work"
+}
+
 # Pushes BUNDLE_FILE as a referrer of the subject and records it in the subject's
 # `sha256-<hex>` referrers tag. Prints the referrer manifest's digest.
 attach_bundle() { # registry repo subject_digest subject_mediatype subject_size bundle_file
@@ -163,7 +194,7 @@ attach_bundle() { # registry repo subject_digest subject_mediatype subject_size 
     return 1
   }
   local base repo=$2 subject=$3 subject_type=$4 subject_size=$5 bundle=$6
-  local work bundle_digest bundle_size predicate content created manifest_digest code headers
+  local work bundle_digest bundle_size predicate content created manifest_digest headers
   base=$(_sigkit_base "$1")
   [[ "$subject" =~ ^sha256:[0-9a-f]{64}$ ]] || { _sigkit_fail "bad subject digest $subject"; return 1; }
   [[ "$subject_size" =~ ^[0-9]+$ ]] || { _sigkit_fail "bad subject size $subject_size"; return 1; }
@@ -203,25 +234,65 @@ attach_bundle() { # registry repo subject_digest subject_mediatype subject_size 
   headers=$(_sigkit_put_manifest "$base" "$repo" "$manifest_digest" "$work/manifest" "$SIGKIT_OCI_MANIFEST") ||
     { rm -rf "$work"; return 1; }
 
-  # A registry with the referrers API says so with OCI-Subject and keeps the list itself.
-  if ! grep -qi '^oci-subject:' <<<"$headers"; then
-    local tag="sha256-${subject#sha256:}"
-    code=$(_sigkit_get_manifest "$base" "$repo" "$tag" "$work/index" "$SIGKIT_OCI_INDEX") || code=error
-    case "$code" in
-      200) jq -e --arg it "$SIGKIT_OCI_INDEX" '.mediaType == $it' "$work/index" >/dev/null ||
-        { rm -rf "$work"; _sigkit_fail "$repo:$tag exists and is not an OCI image index"; return 1; } ;;
-      404) printf '{"schemaVersion":2,"mediaType":"%s","manifests":[]}' "$SIGKIT_OCI_INDEX" >"$work/index" ;;
-      *) rm -rf "$work"; _sigkit_fail "GET $repo:$tag: HTTP $code"; return 1 ;;
-    esac
-    jq -c --slurpfile m "$work/manifest" --arg d "$manifest_digest" \
-      --argjson size "$(wc -c <"$work/manifest" | tr -d ' ')" '
-      .manifests = ([.manifests[]? | select(.digest != $d)] + [{
-        mediaType: $m[0].mediaType, digest: $d, size: $size,
-        artifactType: $m[0].artifactType, annotations: $m[0].annotations
-      }])' "$work/index" >"$work/index.new"
-    _sigkit_put_manifest "$base" "$repo" "$tag" "$work/index.new" "$SIGKIT_OCI_INDEX" >/dev/null ||
-      { rm -rf "$work"; return 1; }
-  fi
+  _sigkit_record_referrer "$base" "$repo" "$subject" "$work/manifest" "$manifest_digest" "$headers" ||
+    { rm -rf "$work"; return 1; }
+  rm -rf "$work"
+  echo "$manifest_digest"
+}
+
+# Pushes a cosign legacy signature made by `sigkit sign-legacy --out-dir OUT_DIR` as a
+# referrer of the subject, the way cosign writes its `.sig` manifests but with
+# `artifactType` and `subject` (what policy-helpers and BuildKit look for among referrers):
+# OUT_DIR/payload.json as the simplesigning layer annotated with OUT_DIR/annotations.json,
+# a cosign-like config. Records it in the `sha256-<hex>` referrers tag as attach_bundle does.
+# Prints the referrer manifest's digest.
+attach_legacy() { # registry repo subject_digest subject_mediatype subject_size out_dir
+  [ $# -eq 6 ] || {
+    _sigkit_fail "usage: attach_legacy REGISTRY REPO SUBJECT_DIGEST SUBJECT_MEDIATYPE SUBJECT_SIZE OUT_DIR"
+    return 1
+  }
+  local base repo=$2 subject=$3 subject_type=$4 subject_size=$5 dir=$6
+  local work payload_digest payload_size config_digest config_size manifest_digest headers
+  base=$(_sigkit_base "$1")
+  [[ "$subject" =~ ^sha256:[0-9a-f]{64}$ ]] || { _sigkit_fail "bad subject digest $subject"; return 1; }
+  [[ "$subject_size" =~ ^[0-9]+$ ]] || { _sigkit_fail "bad subject size $subject_size"; return 1; }
+  jq -e '.critical.type' "$dir/payload.json" >/dev/null 2>&1 ||
+    { _sigkit_fail "$dir/payload.json is not a simplesigning payload"; return 1; }
+  jq -e 'type == "object" and all(.[]; type == "string")' "$dir/annotations.json" >/dev/null 2>&1 ||
+    { _sigkit_fail "$dir/annotations.json is not an object of strings"; return 1; }
+
+  work=$(mktemp -d)
+  payload_digest=$(_sigkit_sha256 "$dir/payload.json")
+  payload_size=$(wc -c <"$dir/payload.json" | tr -d ' ')
+  _sigkit_put_blob "$base" "$repo" "$dir/payload.json" "$payload_digest" || { rm -rf "$work"; return 1; }
+  # cosign's config for a signature image: one "layer", the payload.
+  jq -n -c --arg pd "$payload_digest" '{
+      architecture: "", created: "0001-01-01T00:00:00Z",
+      history: [{created: "0001-01-01T00:00:00Z"}], os: "",
+      rootfs: {type: "layers", diff_ids: [$pd]}, config: {}
+    }' | tr -d '\n' >"$work/config"
+  config_digest=$(_sigkit_sha256 "$work/config")
+  config_size=$(wc -c <"$work/config" | tr -d ' ')
+  _sigkit_put_blob "$base" "$repo" "$work/config" "$config_digest" || { rm -rf "$work"; return 1; }
+
+  jq -n -c \
+    --arg at "$SIGKIT_COSIGN_SIG_TYPE" --arg mt "$SIGKIT_OCI_MANIFEST" \
+    --arg ct "$SIGKIT_OCI_CONFIG" --arg cd "$config_digest" --argjson cs "$config_size" \
+    --arg lt "$SIGKIT_SIMPLESIGNING_TYPE" --arg pd "$payload_digest" --argjson ps "$payload_size" \
+    --slurpfile ann "$dir/annotations.json" \
+    --arg sd "$subject" --arg st "$subject_type" --argjson ss "$subject_size" '{
+      schemaVersion: 2,
+      mediaType: $mt,
+      artifactType: $at,
+      config: {mediaType: $ct, digest: $cd, size: $cs},
+      layers: [{mediaType: $lt, digest: $pd, size: $ps, annotations: $ann[0]}],
+      subject: {mediaType: $st, digest: $sd, size: $ss}
+    }' >"$work/manifest"
+  manifest_digest=$(_sigkit_sha256 "$work/manifest")
+  headers=$(_sigkit_put_manifest "$base" "$repo" "$manifest_digest" "$work/manifest" "$SIGKIT_OCI_MANIFEST") ||
+    { rm -rf "$work"; return 1; }
+  _sigkit_record_referrer "$base" "$repo" "$subject" "$work/manifest" "$manifest_digest" "$headers" ||
+    { rm -rf "$work"; return 1; }
   rm -rf "$work"
   echo "$manifest_digest"
 }

@@ -1,7 +1,9 @@
 //! sigkit: mints a throwaway Sigstore trust root and signs image digests with it the way
-//! docker/github-builder does (cosign v3, `--new-bundle-format`), for end-to-end tests that
-//! need real, verifiable Sigstore v0.3 bundles and deliberately broken ones.
+//! docker/github-builder does (cosign v3, `--new-bundle-format`), or as cosign's legacy
+//! simplesigning signatures, for end-to-end tests that need real, verifiable signatures and
+//! deliberately broken ones.
 
+mod legacy;
 mod merkle;
 mod pki;
 mod root;
@@ -29,6 +31,16 @@ usage:
       --timestamp           add an RFC 3161 timestamp from the kit TSA
       --expired             certificate expired an hour before the log integrated the entry
       --tamper              flip one bit of the DSSE signature afterwards
+
+  sigkit sign-legacy --root DIR --digest sha256:HEX --docker-reference NAME --out-dir DIR
+                     [options]
+      Writes DIR/payload.json, cosign's simplesigning payload naming the digest and NAME,
+      and DIR/annotations.json, the signature layer's annotations: the signature over the
+      payload, the Fulcio leaf and chain (PEM) and the Rekor v1 hashedrekord entry with its
+      SET (dev.sigstore.cosign/bundle). No RFC 3161 timestamp.
+      --identity, --issuer, --claim   as for sign
+      --expired             as for sign
+      --tamper              flip one bit of the signature annotation (the log keeps the original)
 ";
 
 fn main() -> ExitCode {
@@ -46,6 +58,7 @@ fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("mint-root") => mint_root(&args[1..]),
         Some("sign") => sign(&args[1..]),
+        Some("sign-legacy") => sign_legacy(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -123,4 +136,43 @@ fn sign(args: &[String]) -> Result<()> {
         }
     }
     sign::sign(&opts).context("sign")
+}
+
+fn sign_legacy(args: &[String]) -> Result<()> {
+    let (mut root_dir, mut digest, mut out, mut reference) = (None, None, None, None);
+    let mut rest = Vec::new();
+    let mut a = Args::new(args);
+    while let Some(flag) = a.next_flag() {
+        match flag {
+            "--root" => root_dir = Some(PathBuf::from(a.value(flag)?)),
+            "--digest" => digest = Some(a.value(flag)?),
+            "--out-dir" => out = Some(PathBuf::from(a.value(flag)?)),
+            "--docker-reference" => reference = Some(a.value(flag)?),
+            "--identity" | "--issuer" | "--claim" => rest.push((flag, Some(a.value(flag)?))),
+            "--expired" | "--tamper" => rest.push((flag, None)),
+            _ => bail!("sign-legacy: unknown argument {flag:?}\n{USAGE}"),
+        }
+    }
+    let mut opts = sign::SignOptions::new(
+        root_dir.context("sign-legacy: --root DIR is required")?,
+        digest.context("sign-legacy: --digest sha256:HEX is required")?,
+        out.context("sign-legacy: --out-dir DIR is required")?,
+    )?;
+    for (flag, value) in rest {
+        let value = value.unwrap_or_default();
+        match flag {
+            "--identity" => opts.identity = value.into(),
+            "--issuer" => opts.issuer = value.into(),
+            "--claim" => opts.set_claim(value)?,
+            "--expired" => opts.expired = true,
+            _ => opts.tamper = true,
+        }
+    }
+    let opts = legacy::LegacyOptions {
+        sign: opts,
+        docker_reference: reference
+            .context("sign-legacy: --docker-reference NAME is required")?
+            .into(),
+    };
+    legacy::sign_legacy(&opts).context("sign-legacy")
 }

@@ -65,7 +65,7 @@ const ENTRIES_AFTER: usize = 1;
 /// Rekor v1 numbers entries across all its shards (the entry's `logIndex`) and within the
 /// active shard's tree (the inclusion proof's `logIndex`); an offset keeps them distinct so
 /// consumers that confuse the two are caught.
-const EARLIER_SHARDS_SIZE: u64 = 100_000;
+pub const EARLIER_SHARDS_SIZE: u64 = 100_000;
 const TREE_ID: &str = "4242424242424242424";
 
 pub struct SignOptions {
@@ -283,7 +283,15 @@ fn statement(subject_name: &str, digest_hex: &str) -> String {
     )
 }
 
-pub fn sign(opts: &SignOptions) -> Result<()> {
+/// A Fulcio leaf certificate and the ephemeral key it certifies.
+pub struct Signer {
+    pub key: p256::ecdsa::SigningKey,
+    pub leaf_der: Vec<u8>,
+    pub leaf_pem: String,
+}
+
+/// The kit root's layout, checked to exist.
+pub fn layout(opts: &SignOptions) -> Result<Layout> {
     let layout = Layout::new(&opts.root);
     if !layout.trusted_root().exists() {
         bail!(
@@ -292,15 +300,20 @@ pub fn sign(opts: &SignOptions) -> Result<()> {
             opts.root.display()
         );
     }
+    Ok(layout)
+}
+
+/// What Fulcio issues for one signature made at `now`: an ephemeral key and a leaf with the
+/// options' identity, issuer and claims and an embedded SCT. With `--expired` the
+/// certificate's window ends an hour before `now`.
+pub fn signing_certificate(opts: &SignOptions, layout: &Layout, now: u64) -> Result<Signer> {
     let intermediate_key = pki::load_key(&layout.path(root::FULCIO_INTERMEDIATE_KEY))?;
     let intermediate = pki::load_cert(&layout.path(root::FULCIO_INTERMEDIATE_CRT))?;
     let intermediate_spki = pki::cert_spki(&intermediate)?;
-    let rekor_key = pki::load_key(&layout.path(root::REKOR_KEY))?;
     let ctlog_key = pki::load_key(&layout.path(root::CTLOG_KEY))?;
 
     // Signing, log integration and timestamping all happen at `now`; only the certificate
     // window moves, so `--expired` fails on exactly one thing.
-    let now = pki::now_secs()?;
     let not_after = if opts.expired {
         now - 3600
     } else {
@@ -349,6 +362,44 @@ pub fn sign(opts: &SignOptions) -> Result<()> {
     }
     let leaf = pki::sign_tbs(tbs, &intermediate_key)?;
     let leaf_der = leaf.to_der()?;
+    let leaf_pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &leaf_der)
+        .map_err(|e| anyhow::anyhow!("PEM-encoding the leaf: {e}"))?;
+    Ok(Signer {
+        key: ephemeral,
+        leaf_der,
+        leaf_pem,
+    })
+}
+
+/// The log's ID (sha256 of its key) and its SET over an entry: the log's signature over
+/// the RFC 8785 form of the entry's core fields (serde_json's sorted maps give exactly
+/// that for these ASCII keys and integers), as Rekor v1 makes it and cosign checks it.
+pub fn signed_entry_timestamp(
+    rekor_key: &p256::ecdsa::SigningKey,
+    body: &str,
+    integrated_time: u64,
+    log_index: u64,
+) -> Result<([u8; 32], Vec<u8>)> {
+    let log_id = pki::sha256(pki::spki_der(rekor_key)?);
+    let set_payload = json!({
+        "body": pki::b64(body.as_bytes()),
+        "integratedTime": integrated_time,
+        "logID": pki::hex(log_id),
+        "logIndex": log_index,
+    })
+    .to_string();
+    Ok((log_id, pki::sign_der(rekor_key, set_payload.as_bytes())))
+}
+
+pub fn sign(opts: &SignOptions) -> Result<()> {
+    let layout = layout(opts)?;
+    let rekor_key = pki::load_key(&layout.path(root::REKOR_KEY))?;
+    let now = pki::now_secs()?;
+    let Signer {
+        key: ephemeral,
+        leaf_der,
+        leaf_pem,
+    } = signing_certificate(opts, &layout, now)?;
 
     let payload = statement(&opts.subject_name, &opts.digest_hex);
     let signature = pki::sign_der(&ephemeral, &pae(PAYLOAD_TYPE, payload.as_bytes()));
@@ -360,8 +411,6 @@ pub fn sign(opts: &SignOptions) -> Result<()> {
         })
     };
 
-    let leaf_pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &leaf_der)
-        .map_err(|e| anyhow::anyhow!("PEM-encoding the leaf: {e}"))?;
     // Rekor's canonical form of a dsse 0.0.1 entry: sorted keys, no whitespace.
     let body = json!({
         "apiVersion": "0.0.1",
@@ -383,8 +432,6 @@ pub fn sign(opts: &SignOptions) -> Result<()> {
     })
     .to_string();
 
-    let rekor_spki = pki::spki_der(&rekor_key)?;
-    let log_id = pki::sha256(&rekor_spki);
     let mut leaves: Vec<[u8; 32]> = (0..ENTRIES_BEFORE + 1 + ENTRIES_AFTER)
         .map(|i| merkle::leaf_hash(format!("sigkit earlier entry {now}-{i}").as_bytes()))
         .collect();
@@ -393,6 +440,7 @@ pub fn sign(opts: &SignOptions) -> Result<()> {
     let path = merkle::inclusion_path(ENTRIES_BEFORE, &leaves);
     let tree_index = ENTRIES_BEFORE as u64;
     let log_index = EARLIER_SHARDS_SIZE + tree_index;
+    let (log_id, set) = signed_entry_timestamp(&rekor_key, &body, now, log_index)?;
 
     // Signed note: the body lines, a blank line, then "— <name> base64(keyhint || sig)",
     // the key hint being the first four bytes of the log ID.
@@ -409,17 +457,6 @@ pub fn sign(opts: &SignOptions) -> Result<()> {
         root::REKOR_ORIGIN_NAME,
         pki::b64(note_sig)
     );
-
-    // SET: the log's signature over the RFC 8785 form of the entry's core fields
-    // (serde_json's sorted maps give exactly that for these ASCII keys and integers).
-    let set_payload = json!({
-        "body": pki::b64(body.as_bytes()),
-        "integratedTime": now,
-        "logID": pki::hex(log_id),
-        "logIndex": log_index,
-    })
-    .to_string();
-    let set = pki::sign_der(&rekor_key, set_payload.as_bytes());
 
     let mut timestamps = Vec::new();
     if opts.timestamp {
@@ -468,7 +505,7 @@ pub fn sign(opts: &SignOptions) -> Result<()> {
     write_output(&opts.out, &(serde_json::to_string_pretty(&bundle)? + "\n"))
 }
 
-fn write_output(path: &Path, text: &str) -> Result<()> {
+pub fn write_output(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
