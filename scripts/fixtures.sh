@@ -73,16 +73,20 @@ push_attested() { # tag, label value
     --opt attest:provenance=mode=max,version=v1 \
     --output "type=image,name=$VF_REGISTRY/signed:$1,push=true,oci-mediatypes=true"
 }
+# A fresh referrers index for an attestation manifest: BuildKit uses one signature per
+# attestation manifest, and signatures from an earlier run were made under a root that no
+# longer exists.
+reset_referrers() { # attestation manifest digest
+  printf '{"schemaVersion":2,"mediaType":"%s","manifests":[]}' "$SIGKIT_OCI_INDEX" |
+    curl -fsS -o /dev/null -X PUT -H "Content-Type: $SIGKIT_OCI_INDEX" --data-binary @- \
+      "http://$VF_REGISTRY/v2/signed/manifests/sha256-${1#sha256:}"
+}
 sign_attested() { # tag, sigkit sign options...
   local tag=$1
   shift
   local att
   read -r -a att <<<"$(attestation_manifest "$VF_REGISTRY" signed "$tag" linux/amd64)"
-  # A fresh referrers index: BuildKit uses one signature per attestation manifest, and
-  # bundles from an earlier run were made under a root that no longer exists.
-  printf '{"schemaVersion":2,"mediaType":"%s","manifests":[]}' "$SIGKIT_OCI_INDEX" |
-    curl -fsS -o /dev/null -X PUT -H "Content-Type: $SIGKIT_OCI_INDEX" --data-binary @- \
-      "http://$VF_REGISTRY/v2/signed/manifests/sha256-${att[0]#sha256:}"
+  reset_referrers "${att[0]}"
   "$sigkit" sign --root "$sigstore" --digest "${SIGN_DIGEST:-${att[0]}}" \
     --subject-name "$VF_REGISTRY/signed" --out "$work/$tag.bundle.json" "$@" >/dev/null
   attach_bundle "$VF_REGISTRY" signed "${att[0]}" "${att[1]}" "${att[2]}" "$work/$tag.bundle.json" >/dev/null
@@ -116,6 +120,23 @@ push_attested unsigned release-unsigned
 push_attested moved release-moved-original
 sign_attested moved --timestamp "${release_ref[@]}"
 push_attested moved release-moved-replacement
+# Cosign's legacy format: a simplesigning payload naming the attestation manifest, signed
+# directly, with certificate and Rekor SET in the layer's annotations, in a referrer.
+sign_legacy_attested() { # tag, sigkit sign-legacy options...
+  local tag=$1
+  shift
+  local att
+  read -r -a att <<<"$(attestation_manifest "$VF_REGISTRY" signed "$tag" linux/amd64)"
+  reset_referrers "${att[0]}"
+  rm -rf "$work/$tag.legacy"
+  "$sigkit" sign-legacy --root "$sigstore" --digest "${att[0]}" \
+    --docker-reference "$VF_REGISTRY/signed" --out-dir "$work/$tag.legacy" "$@" >/dev/null
+  attach_legacy "$VF_REGISTRY" signed "${att[0]}" "${att[1]}" "${att[2]}" "$work/$tag.legacy" >/dev/null
+}
+push_attested legacy release-legacy
+sign_legacy_attested legacy "${release_ref[@]}"
+push_attested legacy-tampered release-legacy-tampered
+sign_legacy_attested legacy-tampered "${release_ref[@]}" --tamper
 
 log "pushing BuildKit's Dockerfile frontend as an image"
 mkdir -p "$work/dockerfile/rootfs/bin"

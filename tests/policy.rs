@@ -575,3 +575,64 @@ fn signatures_verify_only_under_the_trust_root_given() {
     assert!(!out.ok);
     assert!(out.error().contains("broken.json"), "{}", out.error());
 }
+
+/// `signed_case` with the policy of testdata/policy/signed-legacy.
+fn signed_legacy_case(rig: &Rig, tag: &str) -> tempfile::TempDir {
+    let dir = signed_case(rig, tag);
+    std::fs::copy(
+        case(rig, "signed-legacy").join("policy.rego"),
+        dir.path().join("policy.rego"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn images_signed_in_cosigns_legacy_format_by_the_release_build() {
+    let _s = serial();
+    let rig = rig();
+    let opts = ["policy=policy.rego", "trusted-root=trusted_root.json"];
+    let dir = signed_legacy_case(&rig, "legacy");
+    let out = build_with(&rig, dir.path(), &opts);
+    assert!(out.ok, "legacy:\n{}", out.output);
+    let report = out.report();
+    let base = report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["original"].as_str().unwrap().contains("signed:legacy"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(base["decision"], "allow", "{base}");
+
+    // The signature annotation altered after signing: found, not accepted.
+    let dir = signed_legacy_case(&rig, "legacy-tampered");
+    let out = build_with(&rig, dir.path(), &opts);
+    assert!(!out.ok, "legacy-tampered built:\n{}", out.output);
+    let line = out.error();
+    assert!(
+        line.contains("127.0.0.1:5000/signed:legacy-tampered@sha256:")
+            && line.contains("is not a signed release of example/app v1"),
+        "{line}"
+    );
+    assert!(
+        line.contains("signatures not accepted") && line.contains("does not verify"),
+        "{line}"
+    );
+
+    // Buildx's docker_github_builder_tag wants a v0.3 bundle: the builder's identity in a
+    // legacy signature makes it only self-signed (Docker's rules).
+    let dir = signed_case(&rig, "legacy");
+    let out = build_with(&rig, dir.path(), &opts);
+    assert!(
+        !out.ok,
+        "legacy under the bundle policy built:\n{}",
+        out.output
+    );
+    let line = out.error();
+    assert!(
+        line.contains(
+            "verified signatures: [self-signed by https://github.com/docker/github-builder/"
+        ),
+        "{line}"
+    );
+}

@@ -109,7 +109,7 @@ fn image_doc(provenance: &str) -> Value {
             tag_digest: None,
         },
     );
-    d["image"]["signatures"] = json!([signature()]);
+    d["image"]["signatures"] = json!([signature(), legacy_signature()]);
     d
 }
 
@@ -130,6 +130,39 @@ fn signature() -> Value {
     let text = String::from_utf8(read("testdata/signed-chain/trusted_root.json")).unwrap();
     let mut v = ImageVerifier::new(vec![Root::from_json("kit", &text).unwrap()]);
     v.check(&chain).unwrap().signatures.remove(0)
+}
+
+/// The same attestation manifest signed the cosign legacy way (testdata/signed-chain-legacy):
+/// a simplesigning payload layer carrying the signature, certificate and Rekor entry.
+fn legacy_signature() -> Value {
+    let mut chain = gw::AttestationChain::default();
+    chain.root = add_blob(&mut chain, read("testdata/signed-chain/index.json"));
+    let att = add_blob(&mut chain, read("testdata/signed-chain/attestation.json"));
+    let payload = read("testdata/signed-chain-legacy/payload.json");
+    let annotations: Value =
+        serde_json::from_slice(&read("testdata/signed-chain-legacy/annotations.json")).unwrap();
+    let size = payload.len();
+    let layer = add_blob(&mut chain, payload);
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                    "digest": layer, "size": size, "annotations": annotations}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": att, "size": 686}
+    });
+    let sig = add_blob(&mut chain, serde_json::to_vec(&manifest).unwrap());
+    chain.attestation_manifest = att;
+    chain.signature_manifests = vec![sig];
+    chain.image_manifest = String::from_utf8(read("testdata/signed-chain/image-digest"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let text = String::from_utf8(read("testdata/signed-chain-legacy/trusted_root.json")).unwrap();
+    let mut v = ImageVerifier::new(vec![Root::from_json("kit", &text).unwrap()]);
+    let checked = v.check(&chain).unwrap();
+    assert!(checked.rejected.is_empty(), "{:?}", checked.rejected);
+    checked.signatures[0].clone()
 }
 
 fn git_object_id(kind: &str, raw: &[u8]) -> String {

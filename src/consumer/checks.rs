@@ -16,6 +16,7 @@ use crate::verify::image::{
     BUNDLE_ARTIFACT_TYPE, ImageVerifier, PREDICATE_TYPE_ANNOTATION as PREDICATE_TYPE, SLSA_PREFIX,
     add_blob,
 };
+use crate::verify::legacy::SIMPLESIGNING_MEDIA_TYPE;
 
 const STATEMENT_TYPES: [&str; 2] = [
     "https://in-toto.io/Statement/v1",
@@ -347,8 +348,9 @@ impl Checker {
         Ok(())
     }
 
-    /// A referrer: its manifest and bundle layers, checked. `Err(None)`: not a signature
-    /// (another kind of artifact); `Err(Some(why))`: a signature that cannot be read.
+    /// A referrer: its manifest and bundle (or simplesigning payload) layers, checked.
+    /// `Err(None)`: not a signature (another kind of artifact); `Err(Some(why))`: a
+    /// signature that cannot be read.
     async fn signature_manifest(
         &self,
         store: &Store,
@@ -380,15 +382,20 @@ impl Checker {
                 "signature manifest {digest} has no bundle layer"
             )));
         }
+        // The bundle layers, or a legacy cosign signature's simplesigning payload.
         for l in m["layers"].as_array().into_iter().flatten() {
-            if l["mediaType"] != BUNDLE_ARTIFACT_TYPE {
+            let what = if l["mediaType"] == BUNDLE_ARTIFACT_TYPE {
+                "signature bundle"
+            } else if l["mediaType"] == SIMPLESIGNING_MEDIA_TYPE {
+                "signature payload"
+            } else {
                 continue;
-            }
+            };
             let Some(d) = l["digest"].as_str() else {
                 continue;
             };
             let b = store
-                .blob("signature bundle", d, l["size"].as_i64())
+                .blob(what, d, l["size"].as_i64())
                 .await
                 .map_err(|e| Some(format!("signature {digest}: {e}")))?;
             out.push((d.to_string(), b));

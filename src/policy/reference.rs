@@ -261,7 +261,14 @@ pub const FIELDS: &[(&str, &str)] = &[
         "image.signatures[].kind",
         "`docker-github-builder`, `self-signed-github-repo`, `self-signed` or `untrusted` (Docker's rules).",
     ),
-    ("image.signatures[].type", "`bundle-v0.3`."),
+    (
+        "image.signatures[].type",
+        "`bundle-v0.3` (a Sigstore bundle) or `simplesigning-v1` (cosign's legacy signature, never of kind `docker-github-builder`).",
+    ),
+    (
+        "image.signatures[].dockerReference",
+        "The image name a `simplesigning-v1` signature's payload names (`critical.identity.docker-reference`); not checked.",
+    ),
     (
         "image.signatures[].timestamps",
         "Verified times the signature was observed.",

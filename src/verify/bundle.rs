@@ -311,43 +311,59 @@ pub fn signature(
     roots: &[Root],
     want_slsa: bool,
 ) -> Result<serde_json::Value, String> {
-    use base64::Engine;
-    use serde_json::json;
+    use sigstore_types::SignatureContent;
 
     let bundle: Bundle =
         serde_json::from_slice(bundle_json).map_err(|e| format!("not a Sigstore bundle: {e}"))?;
-    let raw: serde_json::Value = serde_json::from_slice(bundle_json).map_err(|e| e.to_string())?;
-    let digest =
-        Sha256Hash::from_hex(artifact_sha256).map_err(|e| format!("{artifact_sha256}: {e}"))?;
-    let (result, root) = verify_under(&bundle, digest, roots)?;
-
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let payload = raw["dsseEnvelope"]["payload"]
-        .as_str()
-        .and_then(|p| b64.decode(p).ok())
-        .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
-        .ok_or("the bundle holds no in-toto statement")?;
+    let media = bundle.media_type().as_str();
+    let sig_type = if media.contains("v0.3") || media.ends_with("version=0.3") {
+        "bundle-v0.3"
+    } else {
+        media
+    };
+    let sig = verified_signature(&bundle, artifact_sha256, roots, sig_type)?;
+    let payload = match &bundle.content {
+        SignatureContent::DsseEnvelope(e) => {
+            serde_json::from_slice::<serde_json::Value>(e.payload.as_bytes()).ok()
+        }
+        _ => None,
+    }
+    .ok_or("the bundle holds no in-toto statement")?;
     let predicate = payload["predicateType"].as_str().unwrap_or_default();
     if want_slsa && !predicate.starts_with(SLSA_PREFIX) {
         return Err(format!(
             "the bundle's statement is {predicate:?}, not SLSA provenance"
         ));
     }
+    Ok(sig)
+}
+
+/// Verifies a parsed bundle over an artifact digest against the roots (any signer: who
+/// signed is for the policy to judge) and describes it as Buildx's `AttestationSignature`:
+/// `{kind, type, timestamps, signer{certificateIssuer, subjectAlternativeName, issuer,
+/// buildSignerURI, …}}`, `type` being `sig_type` (`bundle-v0.3`, or `simplesigning-v1` for
+/// a bundle built from cosign's legacy signature, see `verify::legacy`).
+pub fn verified_signature(
+    bundle: &Bundle,
+    artifact_sha256: &str,
+    roots: &[Root],
+    sig_type: &str,
+) -> Result<serde_json::Value, String> {
+    use serde_json::json;
+
+    let digest =
+        Sha256Hash::from_hex(artifact_sha256).map_err(|e| format!("{artifact_sha256}: {e}"))?;
+    let (result, root) = verify_under(bundle, digest, roots)?;
 
     let cert = result
         .certificate()
         .ok_or("the bundle is not signed with a certificate")?;
-    let leaf = raw["verificationMaterial"]["certificate"]["rawBytes"]
-        .as_str()
-        .or_else(|| {
-            raw["verificationMaterial"]["x509CertificateChain"]["certificates"][0]["rawBytes"]
-                .as_str()
-        })
-        .and_then(|c| b64.decode(c).ok())
+    let leaf = bundle
+        .signing_certificate()
         .ok_or("the bundle holds no certificate")?;
     let certificate_issuer = {
         use x509_cert::der::Decode;
-        x509_cert::Certificate::from_der(&leaf)
+        x509_cert::Certificate::from_der(leaf.as_bytes())
             .map_err(|e| format!("certificate: {e}"))?
             .tbs_certificate
             .issuer
@@ -397,16 +413,19 @@ pub fn signature(
     }
     // Only verified times; the log's integrated time is a transparency-log timestamp, the
     // others come from timestamp authorities.
-    let log_uri = raw["verificationMaterial"]["tlogEntries"][0]["logId"]["keyId"]
-        .as_str()
-        .and_then(|k| root.tlog_urls.get(k))
+    let material = &bundle.verification_material;
+    let log_uri = material
+        .tlog_entries
+        .first()
+        .and_then(|e| root.tlog_urls.get(&e.log_id.key_id.to_base64()))
         .cloned()
         .unwrap_or_default();
     // sigstore-verify lists the TSA times (all of the bundle's, each verified) before the
     // log's integrated times; times alone cannot tell them apart (they may be equal).
-    let tsa_count = raw["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
-        .as_array()
-        .map_or(0, Vec::len);
+    let tsa_count = material
+        .timestamp_verification_data
+        .rfc3161_timestamps
+        .len();
     let timestamps: Vec<serde_json::Value> = result
         .verified_timestamps()
         .iter()
@@ -420,12 +439,6 @@ pub fn signature(
             json!({"type": kind, "uri": uri, "timestamp": t.to_string()})
         })
         .collect();
-    let media = raw["mediaType"].as_str().unwrap_or_default();
-    let sig_type = if media.contains("v0.3") || media.ends_with("version=0.3") {
-        "bundle-v0.3"
-    } else {
-        media
-    };
     let kind = signature_kind(&signer, !timestamps.is_empty(), sig_type);
     Ok(json!({"kind": kind, "type": sig_type, "timestamps": timestamps, "signer": signer}))
 }

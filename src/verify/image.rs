@@ -2,7 +2,8 @@
 //! offline. As docker/github-builder signs and Docker's verifier checks: the signed artifact
 //! is the image's attestation manifest, which must name the platform manifest being built
 //! and carry SLSA provenance; the signature is a Sigstore v0.3 bundle in an OCI 1.1 referrer
-//! of that attestation manifest.
+//! of that attestation manifest, or cosign's legacy simplesigning signature in one
+//! (`verify::legacy`).
 
 use std::collections::HashMap;
 
@@ -19,7 +20,7 @@ pub const ATTESTATION_REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
 pub const PREDICATE_TYPE_ANNOTATION: &str = "in-toto.io/predicate-type";
 pub const SLSA_PREFIX: &str = "https://slsa.dev/provenance/";
 pub const BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-const COSIGN_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+pub const COSIGN_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 
 /// A blob of the chain, checked against its digest: the registry's word is not taken.
 pub fn blob<'a>(chain: &'a gw::AttestationChain, digest: &str) -> Result<&'a [u8], String> {
@@ -66,7 +67,8 @@ pub struct Checked {
 pub struct ImageVerifier {
     roots: Vec<Root>,
     cache: HashMap<String, Checked>,
-    /// Bundle verifications done (not served from the cache).
+    /// Signature verifications attempted (bundles and legacy signatures; not served from
+    /// the cache).
     pub verifications: usize,
 }
 
@@ -140,13 +142,7 @@ impl ImageVerifier {
                 ));
                 continue;
             }
-            if artifact_type == COSIGN_ARTIFACT_TYPE {
-                out.rejected.push(format!(
-                    "signature {sig_digest} is in cosign's legacy simplesigning format, which this frontend does not verify"
-                ));
-                continue;
-            }
-            if artifact_type != BUNDLE_ARTIFACT_TYPE {
+            if artifact_type != BUNDLE_ARTIFACT_TYPE && artifact_type != COSIGN_ARTIFACT_TYPE {
                 out.rejected.push(format!(
                     "signature {sig_digest} has artifact type {artifact_type:?}"
                 ));
@@ -156,6 +152,14 @@ impl ImageVerifier {
                 out.rejected.push(format!(
                     "signature {sig_digest} signs attestation manifest {att}, which holds no SLSA provenance"
                 ));
+                continue;
+            }
+            if artifact_type == COSIGN_ARTIFACT_TYPE {
+                self.verifications += 1;
+                match crate::verify::legacy::verify(chain, sig_digest, &m, &self.roots)? {
+                    Ok(sig) => out.signatures.push(sig),
+                    Err(e) => out.rejected.push(format!("signature {sig_digest} {e}")),
+                }
                 continue;
             }
             let layer = m["layers"]
@@ -271,6 +275,24 @@ mod tests {
         }
     }
 
+    impl Chain {
+        /// A cosign legacy signature referrer whose simplesigning layer is `payload`.
+        fn sign_legacy(&mut self, subject: &str, payload: &[u8]) -> String {
+            let layer = self.add(payload);
+            let m = json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": COSIGN_ARTIFACT_TYPE,
+                "layers": [{"mediaType": crate::verify::legacy::SIMPLESIGNING_MEDIA_TYPE,
+                            "digest": layer, "size": payload.len()}],
+                "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject, "size": 1}
+            });
+            let d = self.add(&serde_json::to_vec(&m).unwrap());
+            self.chain.signature_manifests.push(d.clone());
+            d
+        }
+    }
+
     fn vector(name: &str) -> Vec<u8> {
         std::fs::read(format!(
             "{}/testdata/signed-chain/{name}",
@@ -351,7 +373,10 @@ mod tests {
         let mut c = Chain::new(true);
         let att = c.chain.attestation_manifest.clone();
         c.sign(BUNDLE_ARTIFACT_TYPE, &digest(b"another manifest"), b"{}");
-        c.sign(COSIGN_ARTIFACT_TYPE, &att, b"{}");
+        c.sign_legacy(
+            &att,
+            br#"{"critical": {"image": {"docker-manifest-digest": "sha256:0"}}}"#,
+        );
         c.sign(BUNDLE_ARTIFACT_TYPE, &att, b"{\"not\": \"a bundle\"}");
         let mut v = verifier();
         let got = v.check(&c.chain).unwrap();
@@ -359,12 +384,12 @@ mod tests {
         let r = &got.rejected;
         assert_eq!(r.len(), 3, "{r:?}");
         assert!(r[0].contains("not the attestation manifest"), "{}", r[0]);
-        assert!(r[1].contains("legacy simplesigning"), "{}", r[1]);
+        assert!(r[1].contains("not of the attestation manifest"), "{}", r[1]);
         assert!(r[2].contains("does not verify"), "{}", r[2]);
         // The second check of the same chain is served from the cache.
-        assert_eq!(v.verifications, 1);
+        assert_eq!(v.verifications, 2);
         assert_eq!(v.check(&c.chain).unwrap(), got);
-        assert_eq!(v.verifications, 1);
+        assert_eq!(v.verifications, 2);
 
         let mut c = Chain::new(false);
         let att = c.chain.attestation_manifest.clone();

@@ -4,4 +4,5 @@
 pub mod bundle;
 pub mod git;
 pub mod image;
+pub mod legacy;
 pub mod pgp;
