@@ -371,8 +371,13 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     let images = if needs.image_attestations {
         let roots = match &opts.trusted_root {
             Some(path) => {
-                let data = policy::load::context_file(bridge, opts, path).await?;
-                trust_root = Some(attest::TrustRoot::file(path, &data));
+                let named = opts.trusted_root_context.as_deref();
+                let data = policy::load::context_file(bridge, opts, path, named).await?;
+                let uri = match named {
+                    None => format!("context:{path}"),
+                    Some(n) => format!("named-context:{n}:{path}"),
+                };
+                trust_root = Some(attest::TrustRoot::file(uri, &data));
                 let text = String::from_utf8(data)
                     .map_err(|_| Error::option("trusted-root", format!("{path} is not text")))?;
                 vec![Root::from_json(path, &text).map_err(|e| Error::option("trusted-root", e))?]

@@ -636,3 +636,71 @@ fn images_signed_in_cosigns_legacy_format_by_the_release_build() {
         "{line}"
     );
 }
+
+#[test]
+fn the_trust_root_may_come_from_a_named_context() {
+    let _s = serial();
+    let rig = rig();
+    let dir = signed_case(&rig, "good");
+    // The root lives only in its own directory, not in the build context.
+    let roots = tempfile::tempdir().unwrap();
+    std::fs::rename(
+        dir.path().join("trusted_root.json"),
+        roots.path().join("trusted_root.json"),
+    )
+    .unwrap();
+    let local = format!("roots={}", roots.path().display());
+    let base = [
+        "--opt",
+        "policy=policy.rego",
+        "--opt",
+        "trusted-root=trusted_root.json",
+        "--local",
+        &local,
+    ];
+    // buildctl: the local directory by its name.
+    let mut args = base.to_vec();
+    args.extend(["--opt", "trusted-root-context=roots"]);
+    let out = rig.build(dir.path(), Mode::Syntax, &args, None);
+    assert!(out.ok, "{}", out.output);
+    // Buildx's form of `--build-context sigstore=<dir>`.
+    let mut args = base.to_vec();
+    args.extend([
+        "--opt",
+        "context:sigstore=local:roots",
+        "--opt",
+        "trusted-root-context=sigstore",
+    ]);
+    let out = rig.build(dir.path(), Mode::Syntax, &args, None);
+    assert!(out.ok, "{}", out.output);
+    // Not in the build context: a clear error, as is a named context that is an image.
+    let out = build_with(
+        &rig,
+        dir.path(),
+        &["policy=policy.rego", "trusted-root=trusted_root.json"],
+    );
+    assert!(!out.ok);
+    assert!(
+        out.error()
+            .contains("trusted_root.json not found in the build context"),
+        "{}",
+        out.error()
+    );
+    let out = build_with(
+        &rig,
+        dir.path(),
+        &[
+            "policy=policy.rego",
+            "trusted-root=trusted_root.json",
+            "trusted-root-context=sigstore",
+            "context:sigstore=docker-image://127.0.0.1:5000/busybox:latest",
+        ],
+    );
+    assert!(!out.ok);
+    assert!(
+        out.error()
+            .contains("named context sigstore is docker-image://"),
+        "{}",
+        out.error()
+    );
+}

@@ -52,10 +52,12 @@ impl TrustRoot {
         }
     }
 
-    pub fn file(path: &str, data: &[u8]) -> Self {
+    /// A file, `uri` saying where the build read it (`context:<path>`,
+    /// `named-context:<name>:<path>`).
+    pub fn file(uri: String, data: &[u8]) -> Self {
         use sha2::Digest;
         TrustRoot {
-            uri: format!("context:{path}"),
+            uri,
             digest: Some(BTreeMap::from([(
                 "sha256".to_string(),
                 hex::encode(sha2::Sha256::digest(data)),

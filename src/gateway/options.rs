@@ -12,10 +12,12 @@ const OPT_PREFIX: &str = "BUILDKIT_FRONTEND_OPT_";
 pub const OPT_DOCKERFILE_FRONTEND: &str = "dockerfile-frontend";
 /// Extra policy files in the build context (comma-separated); each must allow every source.
 pub const OPT_POLICY: &str = "policy";
-/// `enforce` (default), `warn` or `off`.
+/// `enforce` (default), `warn`, `report-only` or `off`.
 pub const OPT_POLICY_MODE: &str = "policy-mode";
 /// A Sigstore `trusted_root.json` in the build context; replaces the embedded roots.
 pub const OPT_TRUSTED_ROOT: &str = "trusted-root";
+/// The named context `trusted-root` is read from, instead of the build context.
+pub const OPT_TRUSTED_ROOT_CONTEXT: &str = "trusted-root-context";
 
 /// `docker build` can pass only build args, so each option also has a build-arg form.
 fn build_arg_form(key: &str) -> String {
@@ -25,11 +27,12 @@ fn build_arg_form(key: &str) -> String {
     )
 }
 
-const OWN_OPTIONS: [&str; 4] = [
+const OWN_OPTIONS: [&str; 5] = [
     OPT_DOCKERFILE_FRONTEND,
     OPT_POLICY,
     OPT_POLICY_MODE,
     OPT_TRUSTED_ROOT,
+    OPT_TRUSTED_ROOT_CONTEXT,
 ];
 
 /// Keys the Dockerfile frontend reads that this frontend also sets.
@@ -47,6 +50,8 @@ pub struct Options {
     pub policy_mode: PolicyMode,
     /// `trusted-root`: path of a trusted root in the build context.
     pub trusted_root: Option<String>,
+    /// `trusted-root-context`: the named context holding it instead.
+    pub trusted_root_context: Option<String>,
 }
 
 impl Options {
@@ -106,6 +111,22 @@ impl Options {
         if let Some(p) = &trusted_root {
             inside(OPT_TRUSTED_ROOT, p)?;
         }
+        let trusted_root_context = own(OPT_TRUSTED_ROOT_CONTEXT).map(|v| v.trim().to_string());
+        match (&trusted_root_context, &trusted_root) {
+            (Some(c), _) if c.is_empty() => {
+                return Err(Error::option(
+                    OPT_TRUSTED_ROOT_CONTEXT,
+                    "empty context name",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(Error::option(
+                    OPT_TRUSTED_ROOT_CONTEXT,
+                    "names where trusted-root is read from; set trusted-root too",
+                ));
+            }
+            _ => {}
+        }
         let policy_mode = match own(OPT_POLICY_MODE) {
             Some(m) => PolicyMode::parse(m.trim())?,
             None => PolicyMode::default(),
@@ -116,6 +137,7 @@ impl Options {
             policies,
             policy_mode,
             trusted_root,
+            trusted_root_context,
         })
     }
 
@@ -233,10 +255,13 @@ mod tests {
             ("trusted-root=/etc/root.json", "trusted-root"),
             ("trusted-root=../root.json", "trusted-root"),
             ("trusted-root=", "trusted-root"),
+            ("trusted-root-context=roots", "set trusted-root too"),
         ] {
             let err = Options::parse(env(&[opt])).unwrap_err().to_string();
             assert!(
-                err.contains(bad) && err.contains("inside the build context"),
+                err.contains(bad)
+                    && (err.contains("inside the build context")
+                        || err.contains("set trusted-root too")),
                 "{opt}: {err}"
             );
         }

@@ -375,15 +375,41 @@ pub async fn load(bridge: &Bridge, opts: &Options) -> Result<(Vec<PolicySource>,
 }
 
 /// A file the options name in the build context (e.g. `trusted-root`), read like policies.
-pub async fn context_file(bridge: &Bridge, opts: &Options, path: &str) -> Result<Vec<u8>> {
-    let ctx_local = opts.all.get("contextkey").map_or("context", String::as_str);
-    let ctx = LocalDir::open(bridge, opts, ctx_local, &[path.to_string()], "trusted root").await?;
-    ctx.read(path).await?.ok_or_else(|| {
-        Error::option(
-            "trusted-root",
-            format!("{path} not found in the build context"),
-        )
-    })
+/// A file the options name in the build context, or in the named context `named` (e.g.
+/// `trusted-root`), read like policies.
+pub async fn context_file(
+    bridge: &Bridge,
+    opts: &Options,
+    path: &str,
+    named: Option<&str>,
+) -> Result<Vec<u8>> {
+    let err = |m: String| Error::option("trusted-root", m);
+    let (local, what) = match named {
+        None => (
+            opts.all
+                .get("contextkey")
+                .map_or("context", String::as_str)
+                .to_string(),
+            "the build context".to_string(),
+        ),
+        // Buildx sends `--build-context name=dir` as `context:name=local:<session dir>`;
+        // buildctl users name the local directory itself (`--local name=dir`).
+        Some(name) => match opts.all.get(&format!("context:{name}")) {
+            Some(v) => match v.strip_prefix("local:") {
+                Some(l) => (l.to_string(), format!("named context {name}")),
+                None => {
+                    return Err(err(format!(
+                        "named context {name} is {v}, not a local directory"
+                    )));
+                }
+            },
+            None => (name.to_string(), format!("local {name}")),
+        },
+    };
+    let dir = LocalDir::open(bridge, opts, &local, &[path.to_string()], "trusted root").await?;
+    dir.read(path)
+        .await?
+        .ok_or_else(|| err(format!("{path} not found in {what}")))
 }
 
 #[cfg(test)]
