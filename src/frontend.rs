@@ -368,7 +368,8 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     };
     // The trust roots signatures are checked against, and how the attestations name them.
     let mut trust_root = None;
-    let images = if needs.image_attestations {
+    let mut policies = policies;
+    let images = if needs.image_attestations || opts.trusted_root.is_some() {
         let roots = match &opts.trusted_root {
             Some(path) => {
                 let named = opts.trusted_root_context.as_deref();
@@ -387,7 +388,11 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
                 Root::embedded().map_err(|e| Error::option("trusted-root", e))?
             }
         };
-        Some(ImageVerifier::new(roots))
+        let images = ImageVerifier::new(roots);
+        if opts.trusted_root.is_some() {
+            policies.set_trust_roots(images.roots());
+        }
+        needs.image_attestations.then_some(images)
     } else {
         None
     };

@@ -34,6 +34,10 @@ pub struct RawObjects {
 
 pub type Shared = Arc<Mutex<EvalState>>;
 
+/// The trust roots the build was given (`trusted-root`), for `artifact_attestation`; unset,
+/// the embedded roots apply.
+pub type TrustRoots = Arc<Mutex<Option<Arc<[crate::verify::bundle::Root]>>>>;
+
 fn json(v: &Value) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::from_str(&v.to_json_str()?)?)
 }
@@ -78,7 +82,8 @@ pub fn register(
     engine: &mut Engine,
     state: &Shared,
     files: &BTreeMap<String, Vec<u8>>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<TrustRoots> {
+    let given_roots: TrustRoots = Arc::default();
     let st = state.clone();
     engine.add_extension(
         "pin_image".into(),
@@ -146,8 +151,9 @@ pub fn register(
 
     let st = state.clone();
     let bundle_files = files.clone();
-    let roots: Arc<std::sync::OnceLock<Result<Vec<crate::verify::bundle::Root>, String>>> =
+    let embedded: Arc<std::sync::OnceLock<Result<Vec<crate::verify::bundle::Root>, String>>> =
         Arc::default();
+    let given = given_roots.clone();
     engine.add_extension(
         "artifact_attestation".into(),
         2,
@@ -166,10 +172,17 @@ pub fn register(
                 .as_deref()
                 .and_then(|c| c.strip_prefix("sha256:"))
                 .ok_or_else(|| anyhow!("{NAME}: the download has no sha256 checksum"))?;
-            let roots = roots
-                .get_or_init(crate::verify::bundle::Root::embedded)
-                .as_ref()
-                .map_err(|e| anyhow!("{NAME}: {e}"))?;
+            let given = given
+                .lock()
+                .map_err(|_| anyhow!("{NAME}: policy state poisoned"))?
+                .clone();
+            let roots: &[crate::verify::bundle::Root] = match &given {
+                Some(r) => r,
+                None => embedded
+                    .get_or_init(crate::verify::bundle::Root::embedded)
+                    .as_ref()
+                    .map_err(|e| anyhow!("{NAME}: {e}"))?,
+            };
             // As in Buildx: a bundle that does not verify makes the call undefined (the rule
             // does not hold); only unreadable inputs are errors.
             match crate::verify::bundle::attestation_signature(bundle, hex, roots) {
@@ -234,5 +247,5 @@ pub fn register(
             ))
         }),
     )?;
-    Ok(())
+    Ok(given_roots)
 }

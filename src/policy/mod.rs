@@ -80,6 +80,7 @@ struct Policy {
     engine: Engine,
     state: Shared,
     digest: PolicyDigest,
+    trust_roots: extensions::TrustRoots,
 }
 
 /// What a policy was, by content: the main module's sha256 (what a consumer recomputes
@@ -151,7 +152,7 @@ impl PolicySet {
                 needs = needs.union(Needs::of_module(text));
             }
             let state: Shared = Arc::new(Mutex::new(EvalState::default()));
-            extensions::register(&mut engine, &state, &src.files)
+            let trust_roots = extensions::register(&mut engine, &state, &src.files)
                 .map_err(|e| policy_err(e.to_string()))?;
             // Evaluate once on an empty input: regorus resolves names only when it
             // evaluates, so this is what makes a missing decision rule, or an unguarded call
@@ -187,6 +188,7 @@ impl PolicySet {
                 engine,
                 state,
                 digest,
+                trust_roots,
             });
         }
         Ok(PolicySet { policies, needs })
@@ -198,6 +200,16 @@ impl PolicySet {
 
     pub fn names(&self) -> Vec<&str> {
         self.policies.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    /// The trust roots the build was given: `artifact_attestation` then verifies against
+    /// them instead of the embedded roots, as image signatures do.
+    pub fn set_trust_roots(&mut self, roots: std::sync::Arc<[crate::verify::bundle::Root]>) {
+        for p in &self.policies {
+            if let Ok(mut r) = p.trust_roots.lock() {
+                *r = Some(roots.clone());
+            }
+        }
     }
 
     pub fn digests(&self) -> Vec<PolicyDigest> {

@@ -1046,6 +1046,12 @@ fn ex22_artifact_attestation_with_the_real_bundle() {
     let real = "sha256:2bb181d540633bca67a3a8c852df3e99981fec346e07f827d3caf4bd203c2a5e";
     assert!(allows(&mut p, &http(real)));
     assert!(!allows(&mut p, &http(&digest('0'))));
+    // With the build's own trust root (`trusted-root`), the public-good bundle no longer
+    // verifies: the option replaces the embedded roots for downloads as for images.
+    let kit = std::fs::read_to_string(vectors().join("../signed-chain/trusted_root.json")).unwrap();
+    let roots = vec![crate::verify::bundle::Root::from_json("kit", &kit).unwrap()];
+    p.set_trust_roots(roots.into());
+    assert!(!allows(&mut p, &http(real)));
 }
 
 /// The README's worked examples (docs/examples), deciding as the guide says.

@@ -65,7 +65,7 @@ pub struct Checked {
 
 /// Verifies image signatures for one build, each attestation manifest's once.
 pub struct ImageVerifier {
-    roots: Vec<Root>,
+    roots: std::sync::Arc<[Root]>,
     cache: HashMap<String, Checked>,
     /// Signature verifications attempted (bundles and legacy signatures; not served from
     /// the cache).
@@ -73,12 +73,17 @@ pub struct ImageVerifier {
 }
 
 impl ImageVerifier {
-    pub fn new(roots: Vec<Root>) -> Self {
+    pub fn new(roots: impl Into<std::sync::Arc<[Root]>>) -> Self {
         ImageVerifier {
-            roots,
+            roots: roots.into(),
             cache: HashMap::new(),
             verifications: 0,
         }
+    }
+
+    /// The trust roots, to share with other verifiers of the build.
+    pub fn roots(&self) -> std::sync::Arc<[Root]> {
+        self.roots.clone()
     }
 
     /// The verified signatures of the image the chain was resolved for. Malformed chain
