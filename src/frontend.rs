@@ -269,81 +269,6 @@ impl Decider<'_> {
     }
 }
 
-/// The build-output line for a decided source.
-fn summary(rec: &SourceRecord) -> String {
-    let verdict = match rec.decision {
-        "deny" => "DENIED (policy-mode=warn)",
-        other => other,
-    };
-    let mut line = format!("verified-frontend: {verdict} {}", rec.original);
-    if rec.pinned != rec.original {
-        line.push_str(&format!(" pinned to {}", rec.pinned));
-    } else if !rec.resolved.is_empty() {
-        line.push_str(&format!(" ({})", rec.resolved));
-    }
-    if !rec.policy.is_empty() {
-        line.push_str(&format!(" by {}", rec.policy));
-    }
-    line
-}
-
-/// One line per denied source: what, where, which policy, why, and the facts it saw.
-fn denial(rec: &SourceRecord) -> String {
-    let at = rec
-        .location
-        .as_ref()
-        .map(|l| format!(" ({l})"))
-        .unwrap_or_default();
-    let why = if rec.deny_msg.is_empty() {
-        "no rule allowed it".to_string()
-    } else {
-        rec.deny_msg.join("; ")
-    };
-    // Signers first and in brief: they decide most image policies and would otherwise be
-    // cut off behind the provenance.
-    let mut shown = rec.facts.clone();
-    let signers = match shown.as_object_mut().and_then(|o| o.remove("signatures")) {
-        Some(Value::Array(sigs)) => {
-            let brief: Vec<String> = sigs
-                .iter()
-                .map(|s| {
-                    let g = |k: &str| s["signer"][k].as_str().unwrap_or("-").to_string();
-                    format!(
-                        "{} by {} ({} {})",
-                        s["kind"].as_str().unwrap_or("-"),
-                        g("subjectAlternativeName"),
-                        g("sourceRepositoryURI"),
-                        g("sourceRepositoryRef")
-                    )
-                })
-                .collect();
-            format!("; verified signatures: [{}]", brief.join(", "))
-        }
-        _ => String::new(),
-    };
-    let mut facts = shown.to_string();
-    if facts.len() > 1200 {
-        let cut = (0..=1200)
-            .rev()
-            .find(|i| facts.is_char_boundary(*i))
-            .unwrap_or(0);
-        facts.truncate(cut);
-        facts.push('…');
-    }
-    let rejected = if rec.signatures_rejected.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; signatures not accepted: {}",
-            rec.signatures_rejected.join("; ")
-        )
-    };
-    format!(
-        "source {}{at} denied by policy {}: {why}{signers}{rejected}; facts: {facts}",
-        rec.original, rec.policy
-    )
-}
-
 pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<gw::Result> {
     let mut timings = Timings {
         start_ms: ms(started.elapsed()),
@@ -479,7 +404,7 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
             .decide(&w.op, w.platform.as_ref(), w.location.clone(), res, "build")
             .await?;
         updates_by_key.insert(key, v.update);
-        summaries.push((w, summary(&v.record)));
+        summaries.push((w, v.record.summary()));
         build_records.push(v.record);
     }
     timings.evaluate_ms = ms(t.elapsed());
@@ -558,7 +483,7 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
         records: &records,
         trust_root: trust_root.as_ref(),
     };
-    let statements = attestations(bridge, &sub, &refs, &facts).await?;
+    let statements = attest::attestations(bridge, &sub, &refs, &facts).await?;
     let mut result = assemble(sub, refs, &report, &timings);
     match statements {
         Some(a) => {
@@ -579,93 +504,6 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
         }
     }
     Ok(result)
-}
-
-/// The platform keys attestations attach to: the Dockerfile frontend's `refs.platforms`,
-/// else the result's own keys, else the worker's platform (a single-platform build).
-fn platform_keys(
-    sub: &SubResult,
-    refs: &BTreeMap<Option<String>, gw::Ref>,
-    worker: Option<&pb::Platform>,
-) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct Platforms {
-        platforms: Vec<PlatformId>,
-    }
-    #[derive(serde::Deserialize)]
-    struct PlatformId {
-        id: String,
-    }
-    if let Some(p) = sub
-        .metadata
-        .get("refs.platforms")
-        .and_then(|b| serde_json::from_slice::<Platforms>(b).ok())
-        .filter(|p| !p.platforms.is_empty())
-    {
-        return p.platforms.into_iter().map(|p| p.id).collect();
-    }
-    let keys: Vec<String> = refs.keys().flatten().cloned().collect();
-    if !keys.is_empty() {
-        return keys;
-    }
-    worker.map(input::platform_string).into_iter().collect()
-}
-
-/// The VSA and the report, per platform, as in-toto attestations BuildKit attaches to the
-/// image; `None` when the daemon cannot take attestations from a frontend.
-async fn attestations(
-    bridge: &Bridge,
-    sub: &SubResult,
-    refs: &BTreeMap<Option<String>, gw::Ref>,
-    facts: &attest::BuildFacts<'_>,
-) -> Result<Option<BTreeMap<String, Vec<gw::Attestation>>>> {
-    if !bridge.caps.has_frontend("reference.attestations") {
-        return Ok(None);
-    }
-    let keys = platform_keys(sub, refs, bridge.worker_platform.as_ref());
-    let mut files = Vec::new();
-    let mut wanted = Vec::new();
-    for (i, key) in keys.iter().enumerate() {
-        let report = attest::report(facts, key);
-        let path = format!("/report-{i}.json");
-        files.push((
-            path.clone(),
-            serde_json::to_vec_pretty(&report).unwrap_or_default(),
-        ));
-        wanted.push((key.clone(), path, attest::REPORT_PREDICATE));
-        if let Some(vsa) = attest::vsa(facts, key) {
-            let path = format!("/vsa-{i}.json");
-            files.push((
-                path.clone(),
-                serde_json::to_vec_pretty(&vsa).unwrap_or_default(),
-            ));
-            wanted.push((key.clone(), path, attest::VSA_PREDICATE));
-        }
-    }
-    if files.is_empty() {
-        return Ok(Some(BTreeMap::new()));
-    }
-    let r = bridge
-        .solve_definition(attest::files_definition(&files))
-        .await?;
-    let mut out: BTreeMap<String, Vec<gw::Attestation>> = BTreeMap::new();
-    for (key, path, predicate) in wanted {
-        out.entry(key).or_default().push(gw::Attestation {
-            kind: gw::AttestationKind::InToto as i32,
-            metadata: BTreeMap::from([("reason".to_string(), b"verified-frontend".to_vec())])
-                .into_iter()
-                .collect(),
-            r#ref: Some(gw::Ref {
-                id: r.id.clone(),
-                def: Vec::new(),
-            }),
-            path,
-            in_toto_predicate_type: predicate.to_string(),
-            // No subjects: BuildKit makes the exported image of this platform the subject.
-            in_toto_subjects: vec![],
-        });
-    }
-    Ok(Some(out))
 }
 
 /// The same source decided for several platforms is one record with all its platforms.
@@ -694,7 +532,7 @@ fn check_denials(records: &[SourceRecord], mode: Mode) -> Result<()> {
     let denied: Vec<String> = records
         .iter()
         .filter(|r| r.decision == "deny")
-        .map(denial)
+        .map(SourceRecord::denial)
         .collect();
     if denied.is_empty() {
         return Ok(());

@@ -4,6 +4,7 @@
 //! every pinned source, because the frontend solved the pinned graph).
 
 mod record;
+mod returned;
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use prost::Message;
 use serde_json::{Value, json};
 
 pub use record::SourceRecord;
+pub use returned::attestations;
 
 use crate::policy::PolicyDigest;
 use crate::proto::pb;

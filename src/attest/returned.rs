@@ -1,0 +1,95 @@
+//! Hands the statements to BuildKit: one scratch ref holding every statement file, and an
+//! in-toto attestation per platform and statement pointing into it.
+
+use std::collections::BTreeMap;
+
+use super::{BuildFacts, REPORT_PREDICATE, VSA_PREDICATE, files_definition, report, vsa};
+use crate::error::Result;
+use crate::gateway::{Bridge, SubResult};
+use crate::policy::input;
+use crate::proto::{gw, pb};
+
+/// The platform keys attestations attach to: the Dockerfile frontend's `refs.platforms`,
+/// else the result's own keys, else the worker's platform (a single-platform build).
+fn platform_keys(
+    sub: &SubResult,
+    refs: &BTreeMap<Option<String>, gw::Ref>,
+    worker: Option<&pb::Platform>,
+) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Platforms {
+        platforms: Vec<PlatformId>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PlatformId {
+        id: String,
+    }
+    if let Some(p) = sub
+        .metadata
+        .get("refs.platforms")
+        .and_then(|b| serde_json::from_slice::<Platforms>(b).ok())
+        .filter(|p| !p.platforms.is_empty())
+    {
+        return p.platforms.into_iter().map(|p| p.id).collect();
+    }
+    let keys: Vec<String> = refs.keys().flatten().cloned().collect();
+    if !keys.is_empty() {
+        return keys;
+    }
+    worker.map(input::platform_string).into_iter().collect()
+}
+
+/// The VSA and the report, per platform, as in-toto attestations BuildKit attaches to the
+/// image; `None` when the daemon cannot take attestations from a frontend.
+pub async fn attestations(
+    bridge: &Bridge,
+    sub: &SubResult,
+    refs: &BTreeMap<Option<String>, gw::Ref>,
+    facts: &BuildFacts<'_>,
+) -> Result<Option<BTreeMap<String, Vec<gw::Attestation>>>> {
+    if !bridge.caps.has_frontend("reference.attestations") {
+        return Ok(None);
+    }
+    let keys = platform_keys(sub, refs, bridge.worker_platform.as_ref());
+    let mut files = Vec::new();
+    let mut wanted = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let report = report(facts, key);
+        let path = format!("/report-{i}.json");
+        files.push((
+            path.clone(),
+            serde_json::to_vec_pretty(&report).unwrap_or_default(),
+        ));
+        wanted.push((key.clone(), path, REPORT_PREDICATE));
+        if let Some(vsa) = vsa(facts, key) {
+            let path = format!("/vsa-{i}.json");
+            files.push((
+                path.clone(),
+                serde_json::to_vec_pretty(&vsa).unwrap_or_default(),
+            ));
+            wanted.push((key.clone(), path, VSA_PREDICATE));
+        }
+    }
+    if files.is_empty() {
+        return Ok(Some(BTreeMap::new()));
+    }
+    let r = bridge.solve_definition(files_definition(&files)).await?;
+    let mut out: BTreeMap<String, Vec<gw::Attestation>> = BTreeMap::new();
+    for (key, path, predicate) in wanted {
+        out.entry(key).or_default().push(gw::Attestation {
+            kind: gw::AttestationKind::InToto as i32,
+            metadata: BTreeMap::from([("reason".to_string(), b"verified-frontend".to_vec())])
+                .into_iter()
+                .collect(),
+            r#ref: Some(gw::Ref {
+                id: r.id.clone(),
+                def: Vec::new(),
+            }),
+            path,
+            in_toto_predicate_type: predicate.to_string(),
+            // No subjects: BuildKit makes the exported image of this platform the subject.
+            in_toto_subjects: vec![],
+        });
+    }
+    Ok(Some(out))
+}
