@@ -4,6 +4,7 @@
 //! frontend's metadata.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::try_join_all;
@@ -278,7 +279,7 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     // Policies are read and compiled before anything else is resolved: a broken policy
     // fails the build at once.
     let t = Instant::now();
-    let (policies, load_vertex) = match opts.policy_mode {
+    let (mut policies, load_vertex) = match opts.policy_mode {
         Mode::Off => (PolicySet::compile(vec![])?, String::new()),
         Mode::Enforce | Mode::Warn | Mode::ReportOnly => {
             let (sources, vertex) = policy::load(bridge, opts).await?;
@@ -293,7 +294,6 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     };
     // The trust roots signatures are checked against, and how the attestations name them.
     let mut trust_root = None;
-    let mut policies = policies;
     let images = if needs.image_attestations || opts.trusted_root.is_some() {
         let roots = match &opts.trusted_root {
             Some(path) => {
@@ -306,18 +306,22 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
                 trust_root = Some(attest::TrustRoot::file(uri, &data));
                 let text = String::from_utf8(data)
                     .map_err(|_| Error::option("trusted-root", format!("{path} is not text")))?;
-                vec![Root::from_json(path, &text).map_err(|e| Error::option("trusted-root", e))?]
+                let roots: Arc<[Root]> = vec![
+                    Root::from_json(path, &text).map_err(|e| Error::option("trusted-root", e))?,
+                ]
+                .into();
+                // The build's own root replaces the embedded ones for downloads too.
+                policies.set_trust_roots(roots.clone());
+                roots
             }
             None => {
                 trust_root = Some(attest::TrustRoot::embedded());
-                Root::embedded().map_err(|e| Error::option("trusted-root", e))?
+                Root::embedded()
+                    .map_err(|e| Error::option("trusted-root", e))?
+                    .into()
             }
         };
-        let images = ImageVerifier::new(roots);
-        if opts.trusted_root.is_some() {
-            policies.set_trust_roots(images.roots());
-        }
-        needs.image_attestations.then_some(images)
+        needs.image_attestations.then(|| ImageVerifier::new(roots))
     } else {
         None
     };

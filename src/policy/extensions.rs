@@ -209,7 +209,7 @@ pub fn register(
             let keyfile = string_arg(NAME, &args[2])?;
             let sig = pgp_files.get(NAME, "signature", &sigfile)?;
             let key = pgp_files.get(NAME, "key file", &keyfile)?;
-            let req = crate::verify::pgp::checksum_request(sig)
+            let detached = crate::verify::pgp::Detached::parse(sig)
                 .map_err(|e| anyhow!("{NAME}: {sigfile}: {e}"))?;
             let mut st = st
                 .lock()
@@ -218,17 +218,18 @@ pub fn register(
                 .raw
                 .http_checksums
                 .iter()
-                .find(|(r, _)| *r == req)
+                .find(|(r, _)| *r == detached.request)
                 .map(|(_, d)| d.clone());
             match known {
                 // As in Buildx: the evaluation is repeated once BuildKit has hashed the
                 // download with this suffix; until then the call does not hold.
                 None => {
-                    st.wanted_checksum = Some(req);
+                    st.wanted_checksum = Some(detached.request);
                     Ok(Value::from(false))
                 }
                 Some(digest) => {
-                    let ok = crate::verify::pgp::verify_digest(sig, key, &digest)
+                    let ok = detached
+                        .verify_digest(key, &digest)
                         .map_err(|e| anyhow!("{NAME}: {sigfile}, {keyfile}: {e}"))?;
                     Ok(Value::from(ok))
                 }

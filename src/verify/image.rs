@@ -81,11 +81,6 @@ impl ImageVerifier {
         }
     }
 
-    /// The trust roots, to share with other verifiers of the build.
-    pub fn roots(&self) -> std::sync::Arc<[Root]> {
-        self.roots.clone()
-    }
-
     /// The verified signatures of the image the chain was resolved for. Malformed chain
     /// data is an error (the source is refused); a signature that does not verify is only
     /// left out, with its reason, so the policy decides on what is proven.

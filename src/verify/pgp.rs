@@ -55,85 +55,105 @@ fn parse(armored: &[u8]) -> Result<Signature, String> {
     Ok(sig.signature)
 }
 
-/// The checksum BuildKit must compute for `armored` to be verified. Only v4 signatures with
-/// SHA-256/384/512 qualify (as in Buildx): v6 signatures hash a salt before the content,
-/// which a suffix cannot express, and weaker hashes are refused.
-pub fn checksum_request(armored: &[u8]) -> Result<ChecksumRequest, String> {
-    let sig = parse(armored)?;
-    if sig.version() != SignatureVersion::V4 {
-        return Err(format!(
-            "signature version {:?} is not supported (v4 only)",
-            sig.version()
-        ));
-    }
-    let (algo, algo_name) = match sig.hash_alg() {
-        Some(HashAlgorithm::Sha256) => (0, "sha256"),
-        Some(HashAlgorithm::Sha384) => (1, "sha384"),
-        Some(HashAlgorithm::Sha512) => (2, "sha512"),
-        other => return Err(format!("signature hash {other:?} is refused (SHA-2 only)")),
-    };
-    let config = sig
-        .config()
-        .ok_or_else(|| "the signature has no readable configuration".to_string())?;
-    let collect = Collect::default();
-    let mut hasher: Box<dyn digest::DynDigest + Send> = Box::new(collect.clone());
-    let len = config
-        .hash_signature_data(&mut hasher)
-        .map_err(|e| format!("cannot serialize the signature: {e}"))?;
-    let trailer = config
-        .trailer(len)
-        .map_err(|e| format!("cannot serialize the signature: {e}"))?;
-    let mut suffix = collect
-        .0
-        .lock()
-        .map_err(|_| "signature buffer poisoned".to_string())?
-        .clone();
-    suffix.extend_from_slice(&trailer);
-    Ok(ChecksumRequest {
-        algo,
-        algo_name,
-        suffix,
-    })
+/// A parsed detached signature and the checksum BuildKit must compute to verify it.
+pub struct Detached {
+    sig: Signature,
+    pub request: ChecksumRequest,
 }
 
-/// Verifies `armored` given BuildKit's digest of `content || suffix` (`algo:hex`). `Ok(false)`
-/// when no key in `keyfile` made the signature.
+impl Detached {
+    /// Only v4 signatures with SHA-256/384/512 qualify (as in Buildx): v6 signatures hash a
+    /// salt before the content, which a suffix cannot express, and weaker hashes are refused.
+    pub fn parse(armored: &[u8]) -> Result<Self, String> {
+        let sig = parse(armored)?;
+        if sig.version() != SignatureVersion::V4 {
+            return Err(format!(
+                "signature version {:?} is not supported (v4 only)",
+                sig.version()
+            ));
+        }
+        let (algo, algo_name) = match sig.hash_alg() {
+            Some(HashAlgorithm::Sha256) => (0, "sha256"),
+            Some(HashAlgorithm::Sha384) => (1, "sha384"),
+            Some(HashAlgorithm::Sha512) => (2, "sha512"),
+            other => return Err(format!("signature hash {other:?} is refused (SHA-2 only)")),
+        };
+        let config = sig
+            .config()
+            .ok_or_else(|| "the signature has no readable configuration".to_string())?;
+        let collect = Collect::default();
+        let mut hasher: Box<dyn digest::DynDigest + Send> = Box::new(collect.clone());
+        let len = config
+            .hash_signature_data(&mut hasher)
+            .map_err(|e| format!("cannot serialize the signature: {e}"))?;
+        let trailer = config
+            .trailer(len)
+            .map_err(|e| format!("cannot serialize the signature: {e}"))?;
+        let mut suffix = collect
+            .0
+            .lock()
+            .map_err(|_| "signature buffer poisoned".to_string())?
+            .clone();
+        suffix.extend_from_slice(&trailer);
+        Ok(Detached {
+            sig,
+            request: ChecksumRequest {
+                algo,
+                algo_name,
+                suffix,
+            },
+        })
+    }
+
+    /// Verifies the signature given BuildKit's digest of `content || suffix` (`algo:hex`).
+    /// `Ok(false)` when no key in `keyfile` made the signature.
+    pub fn verify_digest(&self, keyfile: &[u8], digest: &str) -> Result<bool, String> {
+        let req = &self.request;
+        let hex = digest
+            .strip_prefix(req.algo_name)
+            .and_then(|d| d.strip_prefix(':'))
+            .ok_or_else(|| format!("checksum {digest} is not {}", req.algo_name))?;
+        let hash = hex::decode(hex).map_err(|_| format!("checksum {digest} is not hex"))?;
+        let size = match req.algo {
+            0 => 32,
+            1 => 48,
+            _ => 64,
+        };
+        if hash.len() != size {
+            return Err(format!(
+                "checksum {digest} is not a {} digest",
+                req.algo_name
+            ));
+        }
+        let keys = crate::verify::git::pgp_keys(keyfile)?;
+        let sig = &self.sig;
+        let (Some(signed_prefix), Some(bytes), Some(alg)) =
+            (sig.signed_hash_value(), sig.signature(), sig.hash_alg())
+        else {
+            return Err("the signature is incomplete".into());
+        };
+        // The two hash bytes stored in the signature are a cheap check that the digest is
+        // the one signed; a mismatch means other content, not an error.
+        if hash[..2] != signed_prefix {
+            return Ok(false);
+        }
+        Ok(keys.iter().any(|k| {
+            k.primary_key.verify(alg, &hash, bytes).is_ok()
+                || k.public_subkeys
+                    .iter()
+                    .any(|sk| sk.key.verify(alg, &hash, bytes).is_ok())
+        }))
+    }
+}
+
+/// The checksum BuildKit must compute for `armored` to be verified.
+pub fn checksum_request(armored: &[u8]) -> Result<ChecksumRequest, String> {
+    Detached::parse(armored).map(|d| d.request)
+}
+
+/// Verifies `armored` given BuildKit's digest of `content || suffix` (`algo:hex`).
 pub fn verify_digest(armored: &[u8], keyfile: &[u8], digest: &str) -> Result<bool, String> {
-    let req = checksum_request(armored)?;
-    let sig = parse(armored)?;
-    let hex = digest
-        .strip_prefix(req.algo_name)
-        .and_then(|d| d.strip_prefix(':'))
-        .ok_or_else(|| format!("checksum {digest} is not {}", req.algo_name))?;
-    let hash = hex::decode(hex).map_err(|_| format!("checksum {digest} is not hex"))?;
-    let size = match req.algo {
-        0 => 32,
-        1 => 48,
-        _ => 64,
-    };
-    if hash.len() != size {
-        return Err(format!(
-            "checksum {digest} is not a {} digest",
-            req.algo_name
-        ));
-    }
-    let keys = crate::verify::git::pgp_keys(keyfile)?;
-    let (Some(signed_prefix), Some(bytes), Some(alg)) =
-        (sig.signed_hash_value(), sig.signature(), sig.hash_alg())
-    else {
-        return Err("the signature is incomplete".into());
-    };
-    // The two hash bytes stored in the signature are a cheap check that the digest is the
-    // one signed; a mismatch means other content, not an error.
-    if hash[..2] != signed_prefix {
-        return Ok(false);
-    }
-    Ok(keys.iter().any(|k| {
-        k.primary_key.verify(alg, &hash, bytes).is_ok()
-            || k.public_subkeys
-                .iter()
-                .any(|sk| sk.key.verify(alg, &hash, bytes).is_ok())
-    }))
+    Detached::parse(armored)?.verify_digest(keyfile, digest)
 }
 
 #[cfg(test)]
