@@ -12,37 +12,17 @@
 //! For comparison, the research notes cite about 1.3-2 s for one `cosign verify` (network
 //! included; Kyverno and Connaisseur reports), 9.6 s in a slow case.
 
-use std::path::Path;
 use std::time::Instant;
 
-use verified_frontend::proto::gw;
 use verified_frontend::verify::bundle::{Root, attestation_signature};
-use verified_frontend::verify::image::{ImageVerifier, add_blob};
+use verified_frontend::verify::image::ImageVerifier;
 
-fn read(rel: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
-}
-
-fn signed_chain() -> gw::AttestationChain {
-    let mut chain = gw::AttestationChain::default();
-    let mut add = |name: &str| add_blob(&mut chain, read(&format!("testdata/signed-chain/{name}")));
-    let root = add("index.json");
-    let att = add("attestation.json");
-    add("bundle.json");
-    let sig = add("signature-manifest.json");
-    chain.root = root;
-    chain.attestation_manifest = att;
-    chain.signature_manifests = vec![sig];
-    chain.image_manifest = String::from_utf8(read("testdata/signed-chain/image-digest"))
-        .unwrap()
-        .trim()
-        .to_string();
-    chain
-}
+#[path = "../tests/common/vectors.rs"]
+mod vectors;
+use vectors::{read, signed_chain};
 
 fn kit_roots() -> Vec<Root> {
-    let text = String::from_utf8(read("testdata/signed-chain/trusted_root.json")).unwrap();
-    vec![Root::from_json("kit", &text).unwrap()]
+    vectors::kit_roots("testdata/signed-chain")
 }
 
 /// Median of `runs` timings of `f`, in ms.

@@ -471,17 +471,9 @@ fn downloads_must_carry_a_detached_signature_by_the_policys_key() {
 /// A scratch case whose Dockerfile builds on `signed:<tag>`, with the rig's throwaway
 /// Sigstore root beside the policy.
 fn signed_case(rig: &Rig, tag: &str) -> tempfile::TempDir {
-    let dir = scratch_copy(&case(rig, "signed"));
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        format!(
-            "# syntax=127.0.0.1:5000/verified-frontend\nFROM 127.0.0.1:5000/signed:{tag}\nLABEL checked=yes\n"
-        ),
-    )
-    .unwrap();
-    let root = PathBuf::from(std::env::var("VF_RIG").unwrap()).join("sigstore/trusted_root.json");
-    std::fs::copy(root, dir.path().join("trusted_root.json")).unwrap();
-    dir
+    rig.signed_case(&format!(
+        "# syntax=127.0.0.1:5000/verified-frontend\nFROM 127.0.0.1:5000/signed:{tag}\nLABEL checked=yes\n"
+    ))
 }
 
 #[test]

@@ -13,12 +13,11 @@ use verified_frontend::policy::{input, reference};
 use verified_frontend::proto::{gw, pb};
 use verified_frontend::resolve::Facts;
 use verified_frontend::sources::Source;
-use verified_frontend::verify::bundle::Root;
 use verified_frontend::verify::image::{ImageVerifier, add_blob};
 
-fn read(rel: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
-}
+#[path = "common/vectors.rs"]
+mod vectors;
+use vectors::{kit_roots, read, signed_chain, unsigned_chain};
 
 fn digest(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
@@ -114,30 +113,15 @@ fn image_doc(provenance: &str) -> Value {
 }
 
 fn signature() -> Value {
-    let mut chain = gw::AttestationChain::default();
-    let mut add = |name: &str| add_blob(&mut chain, read(&format!("testdata/signed-chain/{name}")));
-    let root = add("index.json");
-    let att = add("attestation.json");
-    add("bundle.json");
-    let sig = add("signature-manifest.json");
-    chain.root = root;
-    chain.attestation_manifest = att;
-    chain.signature_manifests = vec![sig];
-    chain.image_manifest = String::from_utf8(read("testdata/signed-chain/image-digest"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let text = String::from_utf8(read("testdata/signed-chain/trusted_root.json")).unwrap();
-    let mut v = ImageVerifier::new(vec![Root::from_json("kit", &text).unwrap()]);
-    v.check(&chain).unwrap().signatures.remove(0)
+    let mut v = ImageVerifier::new(kit_roots("testdata/signed-chain"));
+    v.check(&signed_chain()).unwrap().signatures.remove(0)
 }
 
 /// The same attestation manifest signed the cosign legacy way (testdata/signed-chain-legacy):
 /// a simplesigning payload layer carrying the signature, certificate and Rekor entry.
 fn legacy_signature() -> Value {
-    let mut chain = gw::AttestationChain::default();
-    chain.root = add_blob(&mut chain, read("testdata/signed-chain/index.json"));
-    let att = add_blob(&mut chain, read("testdata/signed-chain/attestation.json"));
+    let mut chain = unsigned_chain();
+    let att = chain.attestation_manifest.clone();
     let payload = read("testdata/signed-chain-legacy/payload.json");
     let annotations: Value =
         serde_json::from_slice(&read("testdata/signed-chain-legacy/annotations.json")).unwrap();
@@ -152,14 +136,8 @@ fn legacy_signature() -> Value {
         "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": att, "size": 686}
     });
     let sig = add_blob(&mut chain, serde_json::to_vec(&manifest).unwrap());
-    chain.attestation_manifest = att;
     chain.signature_manifests = vec![sig];
-    chain.image_manifest = String::from_utf8(read("testdata/signed-chain/image-digest"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let text = String::from_utf8(read("testdata/signed-chain-legacy/trusted_root.json")).unwrap();
-    let mut v = ImageVerifier::new(vec![Root::from_json("kit", &text).unwrap()]);
+    let mut v = ImageVerifier::new(kit_roots("testdata/signed-chain-legacy"));
     let checked = v.check(&chain).unwrap();
     assert!(checked.rejected.is_empty(), "{:?}", checked.rejected);
     checked.signatures[0].clone()

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::{Mode, Rig, rig, serial};
 use serde_json::Value;
@@ -15,18 +15,6 @@ const REPORT: &str = "https://github.com/verified-frontend/verified-frontend/rep
 
 fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
-}
-
-/// testdata/policy/signed with `Dockerfile` built on top of `signed:<tag>` and the rig's
-/// throwaway Sigstore root beside it.
-fn signed_case(rig: &Rig, dockerfile: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let src = rig.root.join("testdata/policy/signed/policy.rego");
-    std::fs::copy(src, dir.path().join("policy.rego")).unwrap();
-    let root = PathBuf::from(std::env::var("VF_RIG").unwrap()).join("sigstore/trusted_root.json");
-    std::fs::copy(root, dir.path().join("trusted_root.json")).unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-    dir
 }
 
 fn opts<'a>(extra: &[&'a str]) -> Vec<&'a str> {
@@ -63,8 +51,7 @@ fn digest_of(rig: &Rig, repo: &str, tag: &str) -> String {
 fn the_image_carries_a_verification_summary_and_the_full_report() {
     let _s = serial();
     let rig = rig();
-    let dir = signed_case(
-        &rig,
+    let dir = rig.signed_case(
         "# syntax=127.0.0.1:5000/verified-frontend\nFROM 127.0.0.1:5000/signed:good\nLABEL checked=yes\n",
     );
     let out = rig.build(
@@ -278,8 +265,7 @@ fn build_raw(rig: &Rig, dir: &Path, extra: &[&str], push: &str) -> common::Outco
 fn warn_mode_summarises_every_source_at_its_line_and_the_summary_fails() {
     let _s = serial();
     let rig = rig();
-    let dir = signed_case(
-        &rig,
+    let dir = rig.signed_case(
         "# syntax=127.0.0.1:5000/verified-frontend\nFROM 127.0.0.1:5000/signed:good AS base\n\nFROM 127.0.0.1:5000/signed:wrong-ref\nCOPY --from=base /bin/busybox /busybox\n",
     );
     let out = build_raw(

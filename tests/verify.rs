@@ -18,10 +18,6 @@ fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/verify")
 }
 
-fn trusted_root() -> PathBuf {
-    PathBuf::from(std::env::var("VF_RIG").expect("VF_RIG")).join("sigstore/trusted_root.json")
-}
-
 fn sha256(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
 }
@@ -57,7 +53,7 @@ fn build(rig: &Rig, repo: &str) -> Built {
     for f in ["Dockerfile", "policy.rego"] {
         std::fs::copy(testdata().join("build").join(f), ctx.path().join(f)).unwrap();
     }
-    std::fs::copy(trusted_root(), ctx.path().join("trusted_root.json")).unwrap();
+    std::fs::copy(rig.trusted_root(), ctx.path().join("trusted_root.json")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let tar = out.path().join("image.tar");
     let name = format!("{}/{repo}:1", rig.registry);
@@ -574,7 +570,7 @@ fn an_oci_layout_with_edited_blobs_fails_and_bad_input_exits_2() {
 fn signatures_over_the_attestation_manifest_verify_under_the_trusted_root_given() {
     let _s = serial();
     let rig = rig();
-    let root = trusted_root().display().to_string();
+    let root = rig.trusted_root().display().to_string();
 
     // Unsigned: with --trusted-root a verified signature is required.
     let b = build(&rig, "verify-unsigned");

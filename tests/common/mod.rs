@@ -94,6 +94,22 @@ impl Outcome {
 }
 
 impl Rig {
+    /// The throwaway Sigstore trust root the fixtures signed images under.
+    pub fn trusted_root(&self) -> PathBuf {
+        PathBuf::from(std::env::var("VF_RIG").expect("VF_RIG")).join("sigstore/trusted_root.json")
+    }
+
+    /// A scratch build context: testdata/policy/signed's policy, the rig's trust root beside
+    /// it, and `dockerfile` (which typically builds on one of the `signed:<tag>` fixtures).
+    pub fn signed_case(&self, dockerfile: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = self.root.join("testdata/policy/signed/policy.rego");
+        std::fs::copy(policy, dir.path().join("policy.rego")).unwrap();
+        std::fs::copy(self.trusted_root(), dir.path().join("trusted_root.json")).unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+        dir
+    }
+
     pub fn example(&self, name: &str) -> PathBuf {
         self.root.join("testdata/examples").join(name)
     }
