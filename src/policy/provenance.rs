@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::proto::gw;
 use crate::sources::ImageRef;
-use crate::verify::image::{PREDICATE_TYPE_ANNOTATION, SLSA_PREFIX, blob};
+use crate::verify::image::{blob, slsa_layer};
 
 /// The parsed provenance of the image, `None` when it has no SLSA provenance.
 pub fn from_chain(chain: &gw::AttestationChain) -> Result<Option<Value>, String> {
@@ -17,12 +17,7 @@ pub fn from_chain(chain: &gw::AttestationChain) -> Result<Option<Value>, String>
     }
     let manifest: Value = serde_json::from_slice(blob(chain, &chain.attestation_manifest)?)
         .map_err(|e| format!("attestation manifest is not JSON: {e}"))?;
-    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
-    let Some(layer) = layers.iter().find(|l| {
-        l["annotations"][PREDICATE_TYPE_ANNOTATION]
-            .as_str()
-            .is_some_and(|t| t.starts_with(SLSA_PREFIX))
-    }) else {
+    let Some(layer) = slsa_layer(&manifest) else {
         return Ok(None);
     };
     let digest = layer["digest"]
@@ -216,6 +211,7 @@ fn material(mat: &Value) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::image::PREDICATE_TYPE_ANNOTATION;
 
     fn vector(name: &str) -> Vec<u8> {
         std::fs::read(

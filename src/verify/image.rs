@@ -49,6 +49,15 @@ pub fn add_blob(chain: &mut gw::AttestationChain, data: Vec<u8>) -> String {
     digest
 }
 
+/// The attestation manifest's layer holding SLSA provenance, if any.
+pub fn slsa_layer(attestation_manifest: &Value) -> Option<&Value> {
+    attestation_manifest["layers"].as_array()?.iter().find(|l| {
+        l["annotations"][PREDICATE_TYPE_ANNOTATION]
+            .as_str()
+            .is_some_and(|t| t.starts_with(SLSA_PREFIX))
+    })
+}
+
 fn json_blob(chain: &gw::AttestationChain, digest: &str, what: &str) -> Result<Value, String> {
     serde_json::from_slice(blob(chain, digest)?)
         .map_err(|e| format!("{what} {digest} is not JSON: {e}"))
@@ -122,13 +131,7 @@ impl ImageVerifier {
         }
         // A signature over an attestation manifest vouches for what it attests; without
         // provenance there is nothing it vouches for (Docker's verifier requires it too).
-        let has_slsa = manifest["layers"].as_array().is_some_and(|ls| {
-            ls.iter().any(|l| {
-                l["annotations"][PREDICATE_TYPE_ANNOTATION]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with(SLSA_PREFIX))
-            })
-        });
+        let has_slsa = slsa_layer(&manifest).is_some();
         for sig_digest in &chain.signature_manifests {
             let m = json_blob(chain, sig_digest, "signature manifest")?;
             let artifact_type = m["artifactType"]
