@@ -21,6 +21,9 @@ pub struct EvalState {
     pub raw: RawObjects,
     /// A checksum `verify_http_pgp_signature` needs and does not have yet.
     pub wanted_checksum: Option<ChecksumRequest>,
+    /// The trust roots the build was given (`trusted-root`), for `artifact_attestation`;
+    /// unset, the embedded roots apply.
+    pub trust_roots: Option<Arc<[crate::verify::bundle::Root]>>,
 }
 
 /// Source bytes a builtin needs that the input document does not carry.
@@ -33,10 +36,6 @@ pub struct RawObjects {
 }
 
 pub type Shared = Arc<Mutex<EvalState>>;
-
-/// The trust roots the build was given (`trusted-root`), for `artifact_attestation`; unset,
-/// the embedded roots apply.
-pub type TrustRoots = Arc<Mutex<Option<Arc<[crate::verify::bundle::Root]>>>>;
 
 fn json(v: &Value) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::from_str(&v.to_json_str()?)?)
@@ -82,8 +81,7 @@ pub fn register(
     engine: &mut Engine,
     state: &Shared,
     files: &BTreeMap<String, Vec<u8>>,
-) -> anyhow::Result<TrustRoots> {
-    let given_roots: TrustRoots = Arc::default();
+) -> anyhow::Result<()> {
     let st = state.clone();
     engine.add_extension(
         "pin_image".into(),
@@ -153,7 +151,6 @@ pub fn register(
     let bundle_files = files.clone();
     let embedded: Arc<std::sync::OnceLock<Result<Vec<crate::verify::bundle::Root>, String>>> =
         Arc::default();
-    let given = given_roots.clone();
     engine.add_extension(
         "artifact_attestation".into(),
         2,
@@ -162,20 +159,19 @@ pub fn register(
             must_be_input(NAME, "http", &args[0], &st)?;
             let file = string_arg(NAME, &args[1])?;
             let bundle = bundle_files.get(NAME, "bundle", &file)?;
-            let checksum = {
+            let (checksum, given) = {
                 let st = st
                     .lock()
                     .map_err(|_| anyhow!("{NAME}: policy state poisoned"))?;
-                st.input["http"]["checksum"].as_str().map(str::to_string)
+                (
+                    st.input["http"]["checksum"].as_str().map(str::to_string),
+                    st.trust_roots.clone(),
+                )
             };
             let hex = checksum
                 .as_deref()
                 .and_then(|c| c.strip_prefix("sha256:"))
                 .ok_or_else(|| anyhow!("{NAME}: the download has no sha256 checksum"))?;
-            let given = given
-                .lock()
-                .map_err(|_| anyhow!("{NAME}: policy state poisoned"))?
-                .clone();
             let roots: &[crate::verify::bundle::Root] = match &given {
                 Some(r) => r,
                 None => embedded
@@ -248,5 +244,5 @@ pub fn register(
             ))
         }),
     )?;
-    Ok(given_roots)
+    Ok(())
 }

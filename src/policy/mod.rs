@@ -80,7 +80,6 @@ struct Policy {
     engine: Engine,
     state: Shared,
     digest: PolicyDigest,
-    trust_roots: extensions::TrustRoots,
 }
 
 /// What a policy was, by content: the main module's sha256 (what a consumer recomputes
@@ -152,7 +151,7 @@ impl PolicySet {
                 needs = needs.union(Needs::of_module(text));
             }
             let state: Shared = Arc::new(Mutex::new(EvalState::default()));
-            let trust_roots = extensions::register(&mut engine, &state, &src.files)
+            extensions::register(&mut engine, &state, &src.files)
                 .map_err(|e| policy_err(e.to_string()))?;
             // Evaluate once on an empty input: regorus resolves names only when it
             // evaluates, so this is what makes a missing decision rule, or an unguarded call
@@ -188,7 +187,6 @@ impl PolicySet {
                 engine,
                 state,
                 digest,
-                trust_roots,
             });
         }
         Ok(PolicySet { policies, needs })
@@ -206,8 +204,8 @@ impl PolicySet {
     /// them instead of the embedded roots, as image signatures do.
     pub fn set_trust_roots(&mut self, roots: std::sync::Arc<[crate::verify::bundle::Root]>) {
         for p in &self.policies {
-            if let Ok(mut r) = p.trust_roots.lock() {
-                *r = Some(roots.clone());
+            if let Ok(mut st) = p.state.lock() {
+                st.trust_roots = Some(roots.clone());
             }
         }
     }

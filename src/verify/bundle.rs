@@ -199,6 +199,7 @@ const GITHUB_BUILDER_PREFIXES: [&str; 2] = [
 
 /// A trusted root, the checks a bundle signed under it must pass, and the service URIs
 /// its timestamps are reported with.
+#[derive(Debug)]
 pub struct Root {
     pub name: String,
     root: TrustedRoot,
