@@ -107,29 +107,24 @@ impl Decider<'_> {
         while conversions <= MAX_CONVERSIONS {
             let mut doc = input::document(&self.env, &res.source, &op, platform, Some(&res.facts))
                 .map_err(|e| Error::source(id, e).at(location.as_ref()))?;
-            // Signatures are verified here rather than while resolving: one verifier (trust
-            // roots, cache) serves every source of the build.
-            if let (
-                Some(images),
-                crate::resolve::Facts::Image {
-                    chain: Some(chain), ..
-                },
-            ) = (self.images.as_mut(), &res.facts)
+            attestation_manifest = None;
+            if let crate::resolve::Facts::Image {
+                chain: Some(chain), ..
+            } = &res.facts
             {
-                let checked = images
-                    .check(chain)
-                    .map_err(|e| Error::source(&op.identifier, e).at(location.as_ref()))?;
-                doc["image"]["signatures"] = Value::Array(checked.signatures);
-                signatures_rejected = checked.rejected;
-            }
-            attestation_manifest = match &res.facts {
-                crate::resolve::Facts::Image {
-                    chain: Some(chain), ..
-                } if !chain.attestation_manifest.is_empty() => {
-                    Some(chain.attestation_manifest.clone())
+                if !chain.attestation_manifest.is_empty() {
+                    attestation_manifest = Some(chain.attestation_manifest.clone());
                 }
-                _ => None,
-            };
+                // Signatures are verified here rather than while resolving: one verifier
+                // (trust roots, cache) serves every source of the build.
+                if let Some(images) = self.images.as_mut() {
+                    let checked = images
+                        .check(chain)
+                        .map_err(|e| Error::source(&op.identifier, e).at(location.as_ref()))?;
+                    doc["image"]["signatures"] = Value::Array(checked.signatures);
+                    signatures_rejected = checked.rejected;
+                }
+            }
             facts = doc
                 .as_object()
                 .and_then(|o| o.iter().find(|(k, _)| *k != "env"))
