@@ -177,6 +177,11 @@ pub fn report(b: &BuildFacts, platform: &str) -> Value {
 /// An LLB definition of a scratch filesystem holding `files` (path, content): the ref the
 /// attestations point BuildKit at.
 pub fn files_definition(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    named_files_definition(files, None)
+}
+
+/// `files_definition` with a progress name: the client shows the step under that name.
+pub fn named_files_definition(files: &[(String, Vec<u8>)], name: Option<&str>) -> Vec<u8> {
     let n = files.len();
     let actions = files
         .iter()
@@ -214,6 +219,10 @@ pub fn files_definition(files: &[(String, Vec<u8>)]) -> Vec<u8> {
             file_digest,
             pb::OpMetadata {
                 caps: BTreeMap::from([("file.base".to_string(), true)]),
+                description: name
+                    .map(|n| ("llb.customname".to_string(), n.to_string()))
+                    .into_iter()
+                    .collect(),
                 ..Default::default()
             },
         )])

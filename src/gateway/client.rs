@@ -202,8 +202,18 @@ impl Bridge {
 
     /// Solves a marshalled definition lazily and returns the ref (id plus definition) BuildKit made.
     pub async fn solve_definition(&self, def: Vec<u8>) -> Result<gw::Ref> {
+        self.solve_definition_with(def, false).await
+    }
+
+    /// Solves a definition now, so its steps show in the client's progress.
+    pub async fn evaluate_definition(&self, def: Vec<u8>) -> Result<gw::Ref> {
+        self.solve_definition_with(def, true).await
+    }
+
+    async fn solve_definition_with(&self, def: Vec<u8>, evaluate: bool) -> Result<gw::Ref> {
         let req = gw::SolveRequest {
             definition: def,
+            evaluate,
             allow_result_return: true,
             allow_result_array_ref: true,
             ..Default::default()

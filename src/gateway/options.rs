@@ -14,6 +14,8 @@ pub const OPT_DOCKERFILE_FRONTEND: &str = "dockerfile-frontend";
 pub const OPT_POLICY: &str = "policy";
 /// `enforce` (default), `warn`, `report-only` or `off`.
 pub const OPT_POLICY_MODE: &str = "policy-mode";
+/// `true`: a build that decides sources must find a policy (Buildx's `strict` idea).
+pub const OPT_POLICY_STRICT: &str = "policy-strict";
 /// A Sigstore `trusted_root.json` in the build context; replaces the embedded roots.
 pub const OPT_TRUSTED_ROOT: &str = "trusted-root";
 /// The named context `trusted-root` is read from, instead of the build context.
@@ -27,10 +29,11 @@ fn build_arg_form(key: &str) -> String {
     )
 }
 
-const OWN_OPTIONS: [&str; 5] = [
+const OWN_OPTIONS: [&str; 6] = [
     OPT_DOCKERFILE_FRONTEND,
     OPT_POLICY,
     OPT_POLICY_MODE,
+    OPT_POLICY_STRICT,
     OPT_TRUSTED_ROOT,
     OPT_TRUSTED_ROOT_CONTEXT,
 ];
@@ -48,6 +51,8 @@ pub struct Options {
     /// Policy files named by the `policy` option, in order.
     pub policies: Vec<String>,
     pub policy_mode: PolicyMode,
+    /// `policy-strict`: no policy found fails the build (in `enforce` and `warn` mode).
+    pub policy_strict: bool,
     /// `trusted-root`: path of a trusted root in the build context.
     pub trusted_root: Option<String>,
     /// `trusted-root-context`: the named context holding it instead.
@@ -131,11 +136,23 @@ impl Options {
             Some(m) => PolicyMode::parse(m.trim())?,
             None => PolicyMode::default(),
         };
+        let policy_strict = match own(OPT_POLICY_STRICT) {
+            Some(v) => parse_bool(OPT_POLICY_STRICT, v.trim())?,
+            None => false,
+        };
+        if policy_strict && policy_mode == PolicyMode::Off {
+            // As Buildx refuses `disabled` with other policy flags: the two contradict.
+            return Err(Error::option(
+                OPT_POLICY_STRICT,
+                "requires a policy, so it cannot be combined with policy-mode=off",
+            ));
+        }
         Ok(Options {
             all,
             dockerfile_frontend,
             policies,
             policy_mode,
+            policy_strict,
             trusted_root,
             trusted_root_context,
         })
@@ -168,6 +185,19 @@ impl Options {
             out.insert(OPT_SOURCE.to_string(), image.clone());
         }
         out
+    }
+}
+
+/// A boolean option, spelled as Go's `strconv.ParseBool` accepts it (what Buildx's
+/// `strict=` takes).
+fn parse_bool(key: &str, v: &str) -> Result<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => Err(Error::option(
+            key,
+            format!("{other:?} is not a boolean (true or false)"),
+        )),
     }
 }
 
@@ -279,5 +309,57 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("dockerfile-frontend"), "{err}");
+    }
+
+    #[test]
+    fn policy_strict_and_its_build_arg_form() {
+        assert!(!Options::parse(env(&[])).unwrap().policy_strict);
+        for (opt, want) in [
+            ("policy-strict=true", true),
+            ("policy-strict=1", true),
+            ("policy-strict=True", true),
+            ("policy-strict=false", false),
+            ("policy-strict=0", false),
+            ("build-arg:VERIFIED_FRONTEND_POLICY_STRICT=true", true),
+            ("build-arg:VERIFIED_FRONTEND_POLICY_STRICT=0", false),
+        ] {
+            let o = Options::parse(env(&[opt, "build-arg:OTHER=1"])).unwrap();
+            assert_eq!(o.policy_strict, want, "{opt}");
+            let f = o.forwarded();
+            assert!(
+                !f.keys()
+                    .any(|k| k.contains("STRICT") || k.contains("strict")),
+                "consumed, not forwarded: {f:?}"
+            );
+            assert!(f.contains_key("build-arg:OTHER"));
+        }
+        let o = Options::parse(env(&["policy-strict=true", "policy-mode=report-only"])).unwrap();
+        assert!(o.policy_strict);
+    }
+
+    #[test]
+    fn bad_policy_strict_is_a_clear_error() {
+        for bad in [
+            "policy-strict=yes",
+            "policy-strict=",
+            "build-arg:VERIFIED_FRONTEND_POLICY_STRICT=on",
+        ] {
+            let err = Options::parse(env(&[bad])).unwrap_err().to_string();
+            assert!(
+                err.starts_with("frontend option policy-strict: ") && err.contains("not a boolean"),
+                "{bad}: {err}"
+            );
+        }
+        let err = Options::parse(env(&["policy-strict=true", "policy-mode=off"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("policy-strict") && err.contains("policy-mode=off"),
+            "{err}"
+        );
+        assert!(
+            Options::parse(env(&["policy-strict=false", "policy-mode=off"])).is_ok(),
+            "false asks for nothing"
+        );
     }
 }

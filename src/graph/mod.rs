@@ -33,7 +33,10 @@ const OP_CONSTRAINTS: u32 = 11;
 #[derive(Debug, Clone, PartialEq)]
 pub enum OpKind {
     Source(pb::SourceOp),
-    Exec,
+    /// A RUN step; `network` is its `pb::NetMode` (0 unset = the daemon's default network).
+    Exec {
+        network: i32,
+    },
     File,
     Merge,
     Diff,
@@ -140,6 +143,13 @@ impl Graph {
         None
     }
 
+    /// Whether a RUN step may use the network (any mode but `none`).
+    pub fn has_networked_exec(&self) -> bool {
+        self.nodes.iter().any(
+            |n| matches!(n.kind, OpKind::Exec { network } if network != pb::NetMode::None as i32),
+        )
+    }
+
     pub fn sources(&self) -> impl Iterator<Item = (&OpNode, &pb::SourceOp)> {
         self.nodes.iter().filter_map(|n| match &n.kind {
             OpKind::Source(s) => Some((n, s)),
@@ -173,7 +183,11 @@ fn parse_op(bytes: &[u8], last: bool) -> std::result::Result<OpNode, String> {
             }
             OP_CONSTRAINTS => continue,
             OP_SOURCE => OpKind::Source(pb::SourceOp::decode(body()?).map_err(|e| e.to_string())?),
-            OP_EXEC => OpKind::Exec,
+            OP_EXEC => OpKind::Exec {
+                network: pb::ExecOp::decode(body()?)
+                    .map_err(|e| e.to_string())?
+                    .network,
+            },
             OP_FILE => OpKind::File,
             OP_MERGE => OpKind::Merge,
             OP_DIFF => OpKind::Diff,
@@ -353,6 +367,24 @@ mod tests {
     use prost::encoding::{encode_key, encode_varint};
 
     #[test]
+    fn knows_which_run_steps_may_use_the_network() {
+        let img = source_op("docker-image://docker.io/library/busybox:latest", &[]);
+        let with_mode = |network: pb::NetMode| {
+            let mut op = pb::Op::decode(exec_op(&[&img], &["true"]).as_slice()).unwrap();
+            if let Some(pb::op::Op::Exec(e)) = op.op.as_mut() {
+                e.network = network as i32;
+            }
+            let run = op.encode_to_vec();
+            Graph::parse(&definition(vec![img.clone(), run.clone(), terminal(&run)])).unwrap()
+        };
+        assert!(with_mode(pb::NetMode::Unset).has_networked_exec());
+        assert!(with_mode(pb::NetMode::Host).has_networked_exec());
+        assert!(!with_mode(pb::NetMode::None).has_networked_exec());
+        let only_source = Graph::parse(&definition(vec![img.clone(), terminal(&img)])).unwrap();
+        assert!(!only_source.has_networked_exec());
+    }
+
+    #[test]
     fn parses_sources_exec_and_terminal() {
         let img = source_op("docker-image://docker.io/library/busybox:latest", &[]);
         let git = source_op(
@@ -370,7 +402,7 @@ mod tests {
                 "git://example.com/r.git#main"
             ]
         );
-        assert_eq!(g.nodes[2].kind, OpKind::Exec);
+        assert_eq!(g.nodes[2].kind, OpKind::Exec { network: 0 });
         assert_eq!(g.nodes[3].kind, OpKind::Terminal);
         assert_eq!(g.nodes[0].platform.as_ref().unwrap().architecture, "amd64");
     }

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use prost::Message;
 
-use super::PolicySource;
+use super::{Mode, PolicySource};
 use crate::error::{Error, Result};
+use crate::gateway::options::OPT_POLICY_STRICT;
 use crate::gateway::{Bridge, Options};
 use crate::proto::pb;
 
@@ -332,9 +333,68 @@ async fn load_one(
     Ok(Some(src))
 }
 
-/// Every policy this build must pass, in order: the automatic one, then the `policy` option's.
-/// The policies of a build, and the vertex that read them (for warnings).
-pub async fn load(bridge: &Bridge, opts: &Options) -> Result<(Vec<PolicySource>, String)> {
+/// The policies of a build, and what was looked for, so a build without any can say so.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// Every policy the build must pass, in order: the automatic one, then the `policy`
+    /// option's.
+    pub sources: Vec<PolicySource>,
+    /// The vertex that read them, for warnings.
+    pub vertex: String,
+    /// Whether any policy was found.
+    pub found: bool,
+    /// The optional policy files looked for (`<Dockerfile name>.rego`, as a path in the
+    /// Dockerfile's directory); `policy=` files are required and fail the load instead.
+    pub looked_for: Vec<String>,
+}
+
+impl Loaded {
+    fn looked_for_list(&self) -> String {
+        self.looked_for.join(", ")
+    }
+
+    /// `policy-strict`: a build that decides sources (`enforce`, `warn`) must have found a
+    /// policy, so a misnamed or forgotten file fails the build instead of letting every
+    /// source through. `report-only` never fails a build, and `off` loads nothing.
+    pub fn require_strict(&self, opts: &Options) -> Result<()> {
+        let decides = matches!(opts.policy_mode, Mode::Enforce | Mode::Warn);
+        if self.found || !opts.policy_strict || !decides {
+            return Ok(());
+        }
+        Err(Error::Other(format!(
+            "no policy found: looked for {} ({OPT_POLICY_STRICT}=true)",
+            self.looked_for_list()
+        )))
+    }
+
+    /// The line the build output shows when no policy was found (none when one was):
+    /// sources are still pinned, but nothing decides them.
+    pub fn notice(&self) -> Option<String> {
+        (!self.found).then(|| {
+            format!(
+                "[verified-frontend] no policy found (looked for {}): sources are pinned but not verified",
+                self.looked_for_list()
+            )
+        })
+    }
+}
+
+/// The automatic policy's path in the Dockerfile's directory, as Buildx names it:
+/// `<Dockerfile name>.rego` (`foo.Dockerfile` → `foo.Dockerfile.rego`), beside the
+/// Dockerfile even when `filename` has directories.
+fn auto_policy_path(opts: &Options) -> String {
+    let filename = opts
+        .all
+        .get("filename")
+        .map(String::as_str)
+        .filter(|f| !f.is_empty())
+        .unwrap_or("Dockerfile");
+    format!("{filename}.rego")
+}
+
+/// Every policy this build must pass, in order: the automatic one, then the `policy` option's,
+/// with whether any was found.
+pub async fn load_all(bridge: &Bridge, opts: &Options) -> Result<Loaded> {
     let mut out = Vec::new();
     if let Some(remote) = opts.all.get("context").filter(|c| c.contains("://")) {
         return Err(Error::option(
@@ -345,16 +405,12 @@ pub async fn load(bridge: &Bridge, opts: &Options) -> Result<(Vec<PolicySource>,
             ),
         ));
     }
-    let filename = opts
-        .all
-        .get("filename")
-        .map_or("Dockerfile", String::as_str);
     let df_local = opts
         .all
         .get("dockerfilekey")
         .map_or("dockerfile", String::as_str);
     let dir = LocalDir::open(bridge, opts, df_local, &rego_patterns(), "policies").await?;
-    let auto = format!("{filename}.rego");
+    let auto = auto_policy_path(opts);
     let label = auto.rsplit('/').next().unwrap_or(&auto).to_string();
     if let Some(p) = load_one(bridge, opts, df_local, &dir, &auto, label).await? {
         out.push(p);
@@ -371,7 +427,12 @@ pub async fn load(bridge: &Bridge, opts: &Options) -> Result<(Vec<PolicySource>,
             out.push(p);
         }
     }
-    Ok((out, dir.vertex.clone()))
+    Ok(Loaded {
+        found: !out.is_empty(),
+        sources: out,
+        vertex: dir.vertex.clone(),
+        looked_for: vec![auto],
+    })
 }
 
 /// A file the options name in the build context (e.g. `trusted-root`), read like policies.
@@ -429,6 +490,27 @@ mod tests {
     fn rewrites_only_the_package_line() {
         let t = set_package("# c\npackage utils\n\nx := \"package y\"", "hack.utils");
         assert_eq!(t, "# c\npackage hack.utils\n\nx := \"package y\"");
+    }
+
+    #[test]
+    fn automatic_policy_is_named_after_the_dockerfile() {
+        let opts = |f: Option<&str>| Options {
+            all: f
+                .map(|f| ("filename".to_string(), f.to_string()))
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(auto_policy_path(&opts(None)), "Dockerfile.rego");
+        assert_eq!(auto_policy_path(&opts(Some(""))), "Dockerfile.rego");
+        assert_eq!(
+            auto_policy_path(&opts(Some("foo.Dockerfile"))),
+            "foo.Dockerfile.rego"
+        );
+        assert_eq!(
+            auto_policy_path(&opts(Some("sub/app.Dockerfile"))),
+            "sub/app.Dockerfile.rego"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Each policy (the automatic `<Dockerfile>.rego`, each `policy=` file) is a separate
 //! compilation that must allow every source; the first that denies decides, as in Buildx.
 
+pub mod caps;
 mod extensions;
 pub mod gitobj;
 pub mod input;
@@ -18,9 +19,10 @@ use std::sync::{Arc, Mutex};
 use regorus::{Engine, Value};
 
 use crate::error::{Error, Result};
+pub use caps::Caps;
 pub use extensions::RawObjects;
 use extensions::{EvalState, Shared};
-pub use load::load;
+pub use load::{Loaded, load_all};
 pub use needs::Needs;
 
 const BUILTINS: &str = include_str!("builtins.rego");
@@ -249,25 +251,56 @@ impl PolicySet {
             wanted_checksum: None,
         })
     }
+
+    /// The caps pre-pass (Buildx's `CheckCaps`): each policy evaluated once with
+    /// `input.env.capsRequest: true` and no source, `env` being the build's `input.env`.
+    /// Any policy asking for `exec.proxy` turns it on. Nothing is recorded as a decision.
+    pub fn caps(&mut self, env: &serde_json::Value) -> Result<Caps> {
+        let input = caps::request_input(env);
+        let mut out = Caps::default();
+        for p in &mut self.policies {
+            let (exec_proxy, prints) = p.caps(&input)?;
+            if exec_proxy {
+                out.exec_proxy = true;
+                out.exec_proxy_by.push(p.name.clone());
+            }
+            out.prints.extend(prints);
+        }
+        Ok(out)
+    }
+}
+
+/// One evaluation's raw outcome, before it is read as a source decision or as caps.
+struct Evaluated {
+    decision: serde_json::Map<String, serde_json::Value>,
+    prints: Vec<String>,
+    pins: Vec<String>,
+    wanted_checksum: Option<crate::verify::pgp::ChecksumRequest>,
 }
 
 impl Policy {
-    fn evaluate(&mut self, input: &serde_json::Value, raw: &RawObjects) -> Result<Decision> {
-        let err = |message: String| Error::Policy {
+    fn error(&self, message: String) -> Error {
+        Error::Policy {
             file: self.name.clone(),
             message,
-        };
+        }
+    }
+
+    /// Runs the query on `input`; builtins see `raw`. Nothing of an earlier evaluation
+    /// (pins, wanted checksums, prints) carries over.
+    fn run(&mut self, input: &serde_json::Value, raw: &RawObjects) -> Result<Evaluated> {
         {
             let mut st = self
                 .state
                 .lock()
-                .map_err(|_| err("policy state poisoned".into()))?;
+                .map_err(|_| self.error("policy state poisoned".into()))?;
             st.input = input.clone();
             st.pins.clear();
             st.raw = raw.clone();
             st.wanted_checksum = None;
         }
-        let value = Value::from_json_str(&input.to_string()).map_err(|e| err(e.to_string()))?;
+        let value =
+            Value::from_json_str(&input.to_string()).map_err(|e| self.error(e.to_string()))?;
         self.engine.set_input(value);
         let result = self.engine.eval_rule(QUERY.into());
         let prints: Vec<String> = self
@@ -277,20 +310,28 @@ impl Policy {
             .into_iter()
             .map(|l| format!("{}: {l}", self.name))
             .collect();
-        let decision = result.map_err(|e| err(e.to_string()))?;
-        let (allow, deny_msg) = parse_decision(&decision).map_err(err)?;
-        let (pins, wanted_checksum) = {
-            let mut st = self
-                .state
-                .lock()
-                .map_err(|_| err("policy state poisoned".into()))?;
-            (std::mem::take(&mut st.pins), st.wanted_checksum.take())
-        };
-        let pin = match pins.as_slice() {
+        let decision = result.map_err(|e| self.error(e.to_string()))?;
+        let decision = decision_object(&decision).map_err(|m| self.error(m))?;
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| self.error("policy state poisoned".into()))?;
+        Ok(Evaluated {
+            decision,
+            prints,
+            pins: std::mem::take(&mut st.pins),
+            wanted_checksum: st.wanted_checksum.take(),
+        })
+    }
+
+    fn evaluate(&mut self, input: &serde_json::Value, raw: &RawObjects) -> Result<Decision> {
+        let ev = self.run(input, raw)?;
+        let (allow, deny_msg) = parse_decision(&ev.decision).map_err(|m| self.error(m))?;
+        let pin = match ev.pins.as_slice() {
             [] => None,
             [one] => Some(one.clone()),
             many => {
-                return Err(err(format!(
+                return Err(self.error(format!(
                     "pin_image was called {} times for one source; it may pin once",
                     many.len()
                 )));
@@ -301,16 +342,40 @@ impl Policy {
             deny_msg,
             pin: if allow { pin } else { None },
             policy: self.name.clone(),
-            prints,
-            wanted_checksum: if allow { None } else { wanted_checksum },
+            prints: ev.prints,
+            wanted_checksum: if allow { None } else { ev.wanted_checksum },
         })
+    }
+
+    /// The caps pre-pass: only `caps` is read; `allow`, `deny_msg` and pins say nothing
+    /// about any source here and are dropped, as in Buildx's `CheckCaps`.
+    fn caps(&mut self, input: &serde_json::Value) -> Result<(bool, Vec<String>)> {
+        let prefix = "evaluating caps (input.env.capsRequest=true)";
+        let ev = self
+            .run(input, &RawObjects::default())
+            .map_err(|e| match e {
+                Error::Policy { file, message } => Error::Policy {
+                    file,
+                    message: format!("{prefix}: {message}"),
+                },
+                other => other,
+            })?;
+        let asks = caps::asks_exec_proxy(&ev.decision)
+            .map_err(|m| self.error(format!("{prefix}: {m}")))?;
+        let prints = ev
+            .prints
+            .into_iter()
+            .map(|l| format!("{l} (caps pre-pass)"))
+            .collect();
+        Ok((asks, prints))
     }
 }
 
-/// Buildx's reading of `data.docker.decision`: an object; `allow` must be `true` to allow
-/// (absent means deny, a non-boolean is an error); `deny_msg` an array or set of strings
-/// (other entries, and an object, are ignored).
-fn parse_decision(v: &Value) -> std::result::Result<(bool, Vec<String>), String> {
+/// `data.docker.decision` as JSON; Buildx requires an object, and an undefined decision is
+/// an error, not a denial.
+fn decision_object(
+    v: &Value,
+) -> std::result::Result<serde_json::Map<String, serde_json::Value>, String> {
     if *v == Value::Undefined {
         return Err(format!(
             "{QUERY} is undefined: the policy must define decision"
@@ -319,9 +384,19 @@ fn parse_decision(v: &Value) -> std::result::Result<(bool, Vec<String>), String>
     let json: serde_json::Value =
         serde_json::from_str(&v.to_json_str().map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
-    let obj = json
-        .as_object()
-        .ok_or_else(|| format!("{QUERY} must be an object, got {json}"))?;
+    match json {
+        serde_json::Value::Object(obj) => Ok(obj),
+        other => Err(format!("{QUERY} must be an object, got {other}")),
+    }
+}
+
+/// Buildx's reading of a source decision: `allow` must be `true` to allow (absent means
+/// deny, a non-boolean is an error); `deny_msg` an array or set of strings (other entries,
+/// and an object, are ignored); `caps` is checked as in the pre-pass (an unknown cap is an
+/// error here too) but decides nothing for a source.
+fn parse_decision(
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> std::result::Result<(bool, Vec<String>), String> {
     let allow = match obj.get("allow") {
         None => false,
         Some(serde_json::Value::Bool(b)) => *b,
@@ -334,6 +409,7 @@ fn parse_decision(v: &Value) -> std::result::Result<(bool, Vec<String>), String>
             .collect(),
         _ => vec![],
     };
+    caps::asks_exec_proxy(obj)?;
     Ok((allow, deny_msg))
 }
 

@@ -1248,3 +1248,239 @@ fn guide_production_builds_need_signed_images() {
     let d = p.evaluate(&dl).unwrap();
     assert!(!d.allow && d.wanted_checksum.is_some());
 }
+
+/// Buildx's `policyCapsProxyFile` (tests/policy_build.go), with its server's URL.
+const CAPS_PROXY_POLICY: &str = r#"package docker
+default allow = true
+default deny_msg := []
+default caps := {}
+caps := {"exec.proxy": true} if input.env.capsRequest
+allow := false if input.http.url == "http://127.0.0.1:8777/file"
+deny_msg := ["exec proxy http source denied by policy"] if input.http.url == "http://127.0.0.1:8777/file"
+decision := {"allow": allow, "deny_msg": deny_msg, "caps": caps}
+"#;
+
+#[test]
+fn caps_pre_pass_reads_buildx_exec_proxy_vector() {
+    let mut p = inline("Dockerfile.rego", CAPS_PROXY_POLICY).unwrap();
+    let caps = p.caps(&env_with(&[], None)).unwrap();
+    assert!(caps.exec_proxy);
+    assert_eq!(caps.exec_proxy_by, ["Dockerfile.rego"]);
+    // The source decisions are unchanged by the pre-pass: caps there is `{}`.
+    let d = p.evaluate(&http_doc("http://127.0.0.1:8777/file")).unwrap();
+    assert!(!d.allow);
+    assert_eq!(d.deny_msg, ["exec proxy http source denied by policy"]);
+    assert!(allows(&mut p, &http_doc("http://127.0.0.1:8777/other")));
+    assert!(allows(&mut p, &local("context")));
+}
+
+#[test]
+fn caps_pre_pass_sees_the_build_env_and_no_source() {
+    let text = r#"package docker
+default allow := false
+caps := {"exec.proxy": true} if {
+    input.env.capsRequest
+    input.env.args.NET == "1"
+    input.env.depth == 0
+    count(object.keys(input)) == 1
+}
+default caps := {}
+decision := {"allow": allow, "caps": caps}
+"#;
+    let mut p = inline("p.rego", text).unwrap();
+    assert!(p.caps(&env_with(&[("NET", "1")], None)).unwrap().exec_proxy);
+    assert!(!p.caps(&env_with(&[("NET", "0")], None)).unwrap().exec_proxy);
+    // Only the pre-pass sets capsRequest: a source never sees it.
+    assert!(!allows(&mut p, &local("context")));
+}
+
+#[test]
+fn caps_absent_or_false_ask_for_nothing_and_policies_merge() {
+    let none = "package docker\ndefault allow := false\ndecision := {\"allow\": allow}";
+    let off = "package docker\ndecision := {\"allow\": true, \"caps\": {\"exec.proxy\": false}}";
+    for text in [none, off] {
+        let caps = inline("p.rego", text)
+            .unwrap()
+            .caps(&env_with(&[], None))
+            .unwrap();
+        assert_eq!(caps, Caps::default(), "{text}");
+    }
+    let src = |name: &str, text: &str| PolicySource {
+        name: name.into(),
+        modules: vec![(name.into(), text.into())],
+        files: Default::default(),
+    };
+    let mut p = PolicySet::compile(vec![
+        src("Dockerfile.rego", none),
+        src("net.rego", CAPS_PROXY_POLICY),
+        src("off.rego", off),
+    ])
+    .unwrap();
+    let caps = p.caps(&env_with(&[], None)).unwrap();
+    assert!(caps.exec_proxy, "any policy asking turns it on");
+    assert_eq!(caps.exec_proxy_by, ["net.rego"]);
+    assert!(
+        PolicySet::compile(vec![])
+            .unwrap()
+            .caps(&Value::Null)
+            .unwrap()
+            == Caps::default()
+    );
+}
+
+fn caps_error(text: &str) -> String {
+    inline("p.rego", text)
+        .unwrap()
+        .caps(&env_with(&[], None))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn bad_caps_are_buildx_errors_naming_the_policy() {
+    let decision = |caps: &str| {
+        format!(
+            "package docker\ndecision := {{\"allow\": true, \"caps\": {caps}}} if input.env.capsRequest\ndecision := {{\"allow\": true}} if not input.env.capsRequest"
+        )
+    };
+    for (caps, want) in [
+        (
+            r#"{"exec.network": true}"#,
+            r#"unknown policy cap "exec.network""#,
+        ),
+        (
+            r#"{"exec.proxy": "true"}"#,
+            "invalid caps.exec.proxy property type string, expecting bool",
+        ),
+        (
+            r#"{"exec.proxy": 1}"#,
+            "invalid caps.exec.proxy property type json.Number, expecting bool",
+        ),
+        (
+            r#"["exec.proxy"]"#,
+            "invalid caps property type []interface {}, expecting object",
+        ),
+    ] {
+        let err = caps_error(&decision(caps));
+        assert!(
+            err.starts_with("policy p.rego: evaluating caps") && err.ends_with(want),
+            "{caps}: {err}"
+        );
+    }
+    let err = caps_error("package docker\ndecision := {\"allow\": true} if input.local");
+    assert!(
+        err.starts_with("policy p.rego: evaluating caps") && err.contains("undefined"),
+        "an undefined decision is an error, as Buildx's zero result: {err}"
+    );
+}
+
+#[test]
+fn caps_in_a_source_decision_are_validated() {
+    let text = r#"package docker
+default allow := true
+caps := {"exec.proxy": true} if input.env.capsRequest
+caps := {"exec.unknown": true} if input.image
+default caps := {}
+decision := {"allow": allow, "caps": caps}
+"#;
+    let mut p = inline("p.rego", text).unwrap();
+    assert!(p.caps(&env_with(&[], None)).unwrap().exec_proxy);
+    assert!(allows(&mut p, &local("context")));
+    let err = p.evaluate(&alpine()).unwrap_err().to_string();
+    assert_eq!(err, r#"policy p.rego: unknown policy cap "exec.unknown""#);
+    let mut p = inline(
+        "p.rego",
+        "package docker\ndecision := {\"allow\": true, \"caps\": {\"exec.proxy\": null}}",
+    )
+    .unwrap();
+    let err = p.evaluate(&local("context")).unwrap_err().to_string();
+    assert!(
+        err.ends_with("invalid caps.exec.proxy property type <nil>, expecting bool"),
+        "{err}"
+    );
+}
+
+#[test]
+fn caps_pre_pass_is_no_source_decision() {
+    let text = r#"package docker
+default allow := false
+caps := {"exec.proxy": true} if {
+    input.env.capsRequest
+    print("caps asked")
+}
+default caps := {}
+print_source if print("source", object.keys(input))
+decision := {"allow": allow, "caps": caps, "deny_msg": ["denied"]} if print_source
+"#;
+    let mut p = inline("p.rego", text).unwrap();
+    // The pre-pass's allow=false is no denial of anything.
+    let caps = p.caps(&env_with(&[], None)).unwrap();
+    assert!(caps.exec_proxy);
+    assert!(
+        caps.prints
+            .iter()
+            .any(|l| l.starts_with("p.rego: ") && l.ends_with("caps asked (caps pre-pass)")),
+        "{:?}",
+        caps.prints
+    );
+    let d = p.evaluate(&local("context")).unwrap();
+    assert!(
+        d.prints.iter().all(|l| !l.contains("caps")),
+        "pre-pass prints are not repeated with a source: {:?}",
+        d.prints
+    );
+    assert!(!d.prints.is_empty());
+}
+
+fn loaded(found: bool) -> Loaded {
+    Loaded {
+        found,
+        looked_for: vec!["foo.Dockerfile.rego".into()],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn strict_fails_only_a_deciding_build_without_policy() {
+    use crate::gateway::Options;
+    let opts = |mode: Mode, strict: bool| Options {
+        policy_mode: mode,
+        policy_strict: strict,
+        ..Default::default()
+    };
+    let err = loaded(false)
+        .require_strict(&opts(Mode::Enforce, true))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "no policy found: looked for foo.Dockerfile.rego (policy-strict=true)"
+    );
+    assert!(
+        loaded(false)
+            .require_strict(&opts(Mode::Warn, true))
+            .is_err()
+    );
+    for (found, mode, strict) in [
+        (false, Mode::Enforce, false),
+        (false, Mode::ReportOnly, true),
+        (true, Mode::Enforce, true),
+        (true, Mode::Warn, true),
+    ] {
+        assert!(
+            loaded(found).require_strict(&opts(mode, strict)).is_ok(),
+            "{found} {mode:?} {strict}"
+        );
+    }
+}
+
+#[test]
+fn no_policy_notice_names_what_was_looked_for() {
+    assert_eq!(
+        loaded(false).notice().as_deref(),
+        Some(
+            "[verified-frontend] no policy found (looked for foo.Dockerfile.rego): sources are pinned but not verified"
+        )
+    );
+    assert_eq!(loaded(true).notice(), None);
+}

@@ -271,6 +271,15 @@ async fn pin_image(
     needs: Needs,
 ) -> Result<(Facts, Option<SourceUpdate>)> {
     let id = op.identifier.as_str();
+    if needs.image_attestations && scheme == "oci-layout" {
+        // BuildKit resolves attestation chains for registry images only, so signatures and
+        // provenance of a layout image are unknown, not absent: a rule that reads them
+        // cannot decide it (Buildx refuses oci-layout sources altogether).
+        return Err(Error::pin(
+            id,
+            "a policy reads image signatures or provenance, which BuildKit does not resolve for oci-layout sources; push the image to a registry, or name it by digest in a policy that does not read them",
+        ));
+    }
     let tag_check = needs.image_tag && r.tag.is_some() && r.digest.is_some();
     let wants_meta = needs.image_config || needs.image_attestations || tag_check;
     // A reference with a digest is content-addressed: BuildKit pulls exactly that digest

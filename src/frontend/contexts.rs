@@ -1,0 +1,206 @@
+//! Named contexts that make the Dockerfile frontend use exactly the images decided.
+//!
+//! The Dockerfile frontend reads an image's config (ENV, USER, ONBUILD, ...) when it
+//! converts the Dockerfile, before this frontend sees the graph. Rewriting only the source
+//! op afterwards would give the layers of one image with the config of another. So an image
+//! the policy converts (`pin_image`) is handed back to the Dockerfile frontend as the named
+//! context it looks up for that name (`context:<name>=docker-image://<ref>@<digest>`), and
+//! the frontend runs again; and an image named context the client gave by tag is pinned to a
+//! digest first, because the Dockerfile frontend does not write the digest it resolved for a
+//! named context into the graph.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{Error, Result};
+use crate::gateway::Bridge;
+use crate::gateway::options::Options;
+use crate::proto::pb;
+use crate::resolve;
+use crate::sources::ImageRef;
+
+const CONTEXT_PREFIX: &str = "context:";
+const IMAGE_SCHEME: &str = "docker-image://";
+/// The Dockerfile frontend's name for an empty image context.
+const EMPTY_IMAGE: &str = "scratch";
+
+/// The client's image named contexts given by tag, pinned to what the tag names now.
+pub async fn pin_client_contexts(
+    bridge: &Bridge,
+    opts: &Options,
+    forwarded: &mut BTreeMap<String, String>,
+) -> Result<()> {
+    for (key, value) in &opts.all {
+        let Some(name) = key.strip_prefix(CONTEXT_PREFIX) else {
+            continue;
+        };
+        let Some(reference) = value.strip_prefix(IMAGE_SCHEME) else {
+            continue;
+        };
+        if reference == EMPTY_IMAGE {
+            continue;
+        }
+        let r = ImageRef::normalize(reference)
+            .map_err(|e| Error::option(key, format!("{reference:?}: {e}")))?;
+        if r.digest.is_some() {
+            continue;
+        }
+        let op = pb::SourceOp {
+            identifier: format!("{IMAGE_SCHEME}{r}"),
+            attrs: BTreeMap::new(),
+        };
+        // The root digest (the index for a multi-platform image) serves every platform the
+        // context is used for.
+        let res = resolve::resolve(bridge, &op, None, Default::default())
+            .await
+            .map_err(|e| e.at(Some(&format!("named context {name}"))))?;
+        forwarded.insert(key.clone(), res.pinned_identifier().to_string());
+    }
+    Ok(())
+}
+
+/// One image source of the graph and what the policy made of it.
+pub struct ImageUse<'a> {
+    /// The identifier in the graph.
+    pub identifier: &'a str,
+    /// The converted identifier, when `pin_image` replaced the image.
+    pub converted: Option<&'a str>,
+}
+
+/// The named contexts that hand every converted image to the Dockerfile frontend whole.
+///
+/// Keys are the names the Dockerfile frontend looks up: the familiar reference as the user
+/// may have written it, with and without the digest it resolved. A key that an unconverted
+/// (or differently converted) source of the graph shares is left out, so no other source
+/// changes; a conversion no key reaches is caught when the next run still converts it.
+pub fn for_conversions(
+    uses: &[ImageUse],
+    forwarded: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut targets: BTreeMap<String, BTreeSet<Option<&str>>> = BTreeMap::new();
+    for u in uses {
+        let Some(reference) = u.identifier.strip_prefix(IMAGE_SCHEME) else {
+            continue;
+        };
+        let Ok(r) = ImageRef::parse(reference) else {
+            continue;
+        };
+        for key in lookup_names(&r) {
+            targets
+                .entry(format!("{CONTEXT_PREFIX}{key}"))
+                .or_default()
+                .insert(u.converted);
+        }
+        // A client's named context that resolved to this source.
+        for (key, value) in forwarded {
+            if key.starts_with(CONTEXT_PREFIX)
+                && value.strip_prefix(IMAGE_SCHEME) == Some(reference)
+            {
+                targets.entry(key.clone()).or_default().insert(u.converted);
+            }
+        }
+    }
+    targets
+        .into_iter()
+        .filter_map(|(key, set)| match set.into_iter().collect::<Vec<_>>()[..] {
+            [Some(converted)] => Some((key, converted.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The names under which the Dockerfile frontend may have looked this image up: its
+/// familiar form (Docker Hub's `docker.io/library/` dropped, `:latest` trimmed), as written
+/// with a digest and as written without the digest it then resolved.
+fn lookup_names(r: &ImageRef) -> Vec<String> {
+    let name = familiar(&r.name);
+    let tagged = match r.tag.as_deref() {
+        Some(t) => format!("{name}:{t}"),
+        None => name.clone(),
+    };
+    let mut names = Vec::new();
+    if let Some(d) = &r.digest {
+        names.push(format!("{tagged}@{d}"));
+    }
+    if r.tag.is_some() || r.digest.is_none() {
+        names.push(
+            tagged
+                .strip_suffix(":latest")
+                .unwrap_or(&tagged)
+                .to_string(),
+        );
+    }
+    names
+}
+
+fn familiar(name: &str) -> String {
+    name.strip_prefix("docker.io/library/")
+        .or_else(|| name.strip_prefix("docker.io/"))
+        .unwrap_or(name)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    #[test]
+    fn names_are_those_the_dockerfile_frontend_looks_up() {
+        let n = |s: &str| lookup_names(&ImageRef::parse(s).unwrap());
+        assert_eq!(
+            n(&format!("docker.io/library/alpine:latest@{A}")),
+            [format!("alpine:latest@{A}"), "alpine".to_string()]
+        );
+        assert_eq!(
+            n(&format!("127.0.0.1:5000/adv/base:a@{A}")),
+            [
+                format!("127.0.0.1:5000/adv/base:a@{A}"),
+                "127.0.0.1:5000/adv/base:a".to_string()
+            ]
+        );
+        assert_eq!(
+            n(&format!("docker.io/user/app@{A}")),
+            [format!("user/app@{A}")]
+        );
+    }
+
+    #[test]
+    fn a_conversion_becomes_named_contexts_unless_another_source_shares_the_name() {
+        let a = format!("docker-image://127.0.0.1:5000/adv/base:a@{A}");
+        let to_b = format!("docker-image://127.0.0.1:5000/adv/base:a@{B}");
+        let uses = [ImageUse {
+            identifier: &a,
+            converted: Some(&to_b),
+        }];
+        let mut client = BTreeMap::new();
+        client.insert(
+            "context:base".to_string(),
+            format!("docker-image://127.0.0.1:5000/adv/base:a@{A}"),
+        );
+        let got = for_conversions(&uses, &client);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got["context:127.0.0.1:5000/adv/base:a"], to_b);
+        assert_eq!(got[&format!("context:127.0.0.1:5000/adv/base:a@{A}")], to_b);
+        assert_eq!(got["context:base"], to_b);
+        // The same tag resolved elsewhere to another digest and not converted: only the
+        // digest-qualified name is safe.
+        let other = format!("docker-image://127.0.0.1:5000/adv/base:a@{B}");
+        let uses = [
+            ImageUse {
+                identifier: &a,
+                converted: Some(&to_b),
+            },
+            ImageUse {
+                identifier: &other,
+                converted: None,
+            },
+        ];
+        let got = for_conversions(&uses, &BTreeMap::new());
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            [&format!("context:127.0.0.1:5000/adv/base:a@{A}")]
+        );
+    }
+}

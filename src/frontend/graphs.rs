@@ -1,0 +1,224 @@
+//! Stage "graph": every definition the Dockerfile frontend returned, parsed strictly, and
+//! the distinct sources in them. Attestation refs (an SBOM scanner run over the scanned
+//! state) are graphs like the main refs: they run in the build too.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::error::{Error, Result};
+use crate::gateway::SubResult;
+use crate::graph::{self, OpNode, Parsed};
+use crate::policy::input;
+use crate::proto::{gw, pb};
+
+/// Where a definition sits in the Dockerfile frontend's result.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Slot {
+    /// `refs[key]`; `None` for a single-ref result.
+    Ref(Option<String>),
+    /// `attestations[key].attestation[index].ref`.
+    Attestation(String, usize),
+}
+
+impl Slot {
+    pub fn is_attestation(&self) -> bool {
+        matches!(self, Slot::Attestation(..))
+    }
+}
+
+/// Identity of a source for resolution: the same op on the same platform resolves once,
+/// however many stages, platforms or attestation graphs use it.
+pub type SourceKey = (String, BTreeMap<String, String>, Option<String>);
+
+pub fn source_key(node: &OpNode, op: &pb::SourceOp) -> SourceKey {
+    (
+        op.identifier.clone(),
+        op.attrs.clone(),
+        node.platform.as_ref().map(input::platform_string),
+    )
+}
+
+/// Where in a source file (the Dockerfile) an op was written, for warnings with a snippet.
+pub type SourceRange = (pb::SourceInfo, Vec<pb::Range>);
+
+/// A source to resolve: the op as written, its platform, and where the user wrote it.
+pub struct Wanted {
+    pub op: pb::SourceOp,
+    pub platform: Option<pb::Platform>,
+    pub location: Option<String>,
+    /// Where in the Dockerfile, for warnings with a snippet.
+    pub range: Option<SourceRange>,
+    /// Only attestation graphs (e.g. the SBOM generator) use it.
+    pub attestation_only: bool,
+}
+
+/// The parsed definitions of one sub-solve, by slot.
+pub struct Graphs<'a> {
+    pub parsed: Vec<(Slot, Parsed<'a>)>,
+}
+
+impl<'a> Graphs<'a> {
+    /// Parses every definition of `sub` before anything is resolved, so a graph this
+    /// frontend cannot verify fails the build before any network traffic.
+    pub fn collect(sub: &'a SubResult) -> Result<Self> {
+        let mut parsed = Vec::new();
+        for (key, r) in &sub.refs {
+            if let Some(p) = parse_ref(r, &format!("result ref {key:?}"))? {
+                parsed.push((Slot::Ref(key.clone()), p));
+            }
+        }
+        for (key, list) in &sub.attestations {
+            for (i, a) in list.attestation.iter().enumerate() {
+                let Some(r) = &a.r#ref else { continue };
+                if let Some(p) = parse_ref(r, &format!("attestation {i} of {key:?}"))? {
+                    parsed.push((Slot::Attestation(key.clone(), i), p));
+                }
+            }
+        }
+        Ok(Graphs { parsed })
+    }
+
+    /// Whether any RUN step of any graph may use the network.
+    pub fn has_networked_exec(&self) -> bool {
+        self.parsed
+            .iter()
+            .any(|(_, p)| p.graph.has_networked_exec())
+    }
+
+    /// The distinct sources of all graphs, each with where the user wrote it.
+    pub fn wanted(&self) -> BTreeMap<SourceKey, Wanted> {
+        let mut lines: HashMap<String, String> = HashMap::new();
+        let mut ranges = HashMap::new();
+        for (_, p) in &self.parsed {
+            lines.extend(graph::source_lines(&p.def));
+            ranges.extend(graph::source_ranges(&p.def));
+        }
+        let mut wanted: BTreeMap<SourceKey, Wanted> = BTreeMap::new();
+        for (slot, p) in &self.parsed {
+            for (node, op) in p.graph.sources() {
+                let w = wanted
+                    .entry(source_key(node, op))
+                    .or_insert_with(|| Wanted {
+                        op: op.clone(),
+                        platform: node.platform.clone(),
+                        location: p.graph.location(&node.digest, &lines).cloned(),
+                        range: p.graph.location(&node.digest, &ranges).cloned(),
+                        attestation_only: true,
+                    });
+                w.attestation_only &= slot.is_attestation();
+            }
+        }
+        wanted
+    }
+}
+
+/// A ref's definition, or `None` for an empty result (e.g. `FROM scratch` with no files).
+/// A ref that names a solved result without its definition cannot be verified.
+fn parse_ref<'a>(r: &'a gw::Ref, what: &str) -> Result<Option<Parsed<'a>>> {
+    match (r.id.is_empty(), r.def.is_empty()) {
+        (_, false) => Parsed::new(&r.def).map(Some),
+        (true, true) => Ok(None),
+        (false, true) => Err(Error::graph(format!(
+            "the Dockerfile frontend returned {what} as result {} without its definition; a result that cannot be read cannot be verified",
+            r.id
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::testutil as testing;
+
+    fn sub(refs: Vec<(Option<&str>, gw::Ref)>, att: Vec<(&str, gw::Ref)>) -> SubResult {
+        SubResult {
+            refs: refs
+                .into_iter()
+                .map(|(k, r)| (k.map(str::to_string), r))
+                .collect(),
+            metadata: BTreeMap::new(),
+            attestations: att
+                .into_iter()
+                .map(|(k, r)| {
+                    (
+                        k.to_string(),
+                        gw::Attestations {
+                            attestation: vec![gw::Attestation {
+                                r#ref: Some(r),
+                                ..Default::default()
+                            }],
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn def_ref(id: &str, image: &str) -> gw::Ref {
+        use prost::Message;
+        let src = testing::source_op(image, &[]);
+        let def = testing::definition(vec![src.clone(), testing::terminal(&src)]);
+        gw::Ref {
+            id: id.into(),
+            def: def.encode_to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_ref_with_an_id_but_no_definition_is_refused() {
+        let s = sub(
+            vec![(
+                None,
+                gw::Ref {
+                    id: "abc".into(),
+                    def: vec![],
+                },
+            )],
+            vec![],
+        );
+        let err = Graphs::collect(&s).err().expect("refused").to_string();
+        assert!(err.contains("result abc without its definition"), "{err}");
+        // The same in an attestation ref.
+        let s = sub(
+            vec![],
+            vec![(
+                "linux/amd64",
+                gw::Ref {
+                    id: "x".into(),
+                    def: vec![],
+                },
+            )],
+        );
+        assert!(Graphs::collect(&s).is_err());
+    }
+
+    #[test]
+    fn attestation_graphs_are_sources_too() {
+        let s = sub(
+            vec![(
+                Some("linux/amd64"),
+                def_ref("", "docker-image://docker.io/library/busybox:latest"),
+            )],
+            vec![(
+                "linux/amd64",
+                def_ref("", "docker-image://127.0.0.1:5000/scanner:1"),
+            )],
+        );
+        let g = Graphs::collect(&s).unwrap();
+        assert_eq!(g.parsed.len(), 2);
+        let w = g.wanted();
+        let only: Vec<(&str, bool)> = w
+            .values()
+            .map(|w| (w.op.identifier.as_str(), w.attestation_only))
+            .collect();
+        assert_eq!(
+            only,
+            vec![
+                ("docker-image://127.0.0.1:5000/scanner:1", true),
+                ("docker-image://docker.io/library/busybox:latest", false),
+            ]
+        );
+        // An empty ref (no id, no def) is an empty result, not an error.
+        let s = sub(vec![(None, gw::Ref::default())], vec![]);
+        assert!(Graphs::collect(&s).unwrap().parsed.is_empty());
+    }
+}

@@ -1,0 +1,99 @@
+//! Stage "options -> policies": the policies read and compiled before anything else is
+//! resolved (a broken policy fails the build at once), what they need fetched, and the trust
+//! roots signatures are checked against.
+
+use std::sync::Arc;
+
+use crate::attest;
+use crate::error::{Error, Result};
+use crate::gateway::{Bridge, Options};
+use crate::policy::{self, Mode, Needs, PolicySet};
+use crate::verify::bundle::Root;
+use crate::verify::image::ImageVerifier;
+
+pub struct Setup {
+    pub policies: PolicySet,
+    /// The progress vertex the policy files were read in; warnings attach to it.
+    pub load_vertex: String,
+    pub needs: Needs,
+    /// Present when a policy reads image signatures.
+    pub images: Option<ImageVerifier>,
+    /// How the attestations name the trust root, when one was loaded.
+    pub trust_root: Option<attest::TrustRoot>,
+}
+
+pub async fn policies(bridge: &Bridge, opts: &Options) -> Result<Setup> {
+    let (mut policies, load_vertex) = match opts.policy_mode {
+        Mode::Off => (PolicySet::compile(vec![])?, String::new()),
+        Mode::Enforce | Mode::Warn | Mode::ReportOnly => {
+            let loaded = policy::load_all(bridge, opts).await?;
+            loaded.require_strict(opts)?;
+            if let Some(line) = loaded.notice() {
+                notice(bridge, &line).await?;
+            }
+            (PolicySet::compile(loaded.sources)?, loaded.vertex)
+        }
+    };
+    let needs = if policies.is_empty() {
+        Needs::default()
+    } else {
+        policies.needs()
+    };
+    let mut trust_root = None;
+    let images = if needs.image_attestations || opts.trusted_root.is_some() {
+        let roots = match &opts.trusted_root {
+            Some(path) => {
+                let (root, roots) = context_root(bridge, opts, path).await?;
+                trust_root = Some(root);
+                // The build's own root replaces the embedded ones for downloads too.
+                policies.set_trust_roots(roots.clone());
+                roots
+            }
+            None => {
+                trust_root = Some(attest::TrustRoot::embedded());
+                Root::embedded()
+                    .map_err(|e| Error::option("trusted-root", e))?
+                    .into()
+            }
+        };
+        needs.image_attestations.then(|| ImageVerifier::new(roots))
+    } else {
+        None
+    };
+    Ok(Setup {
+        policies,
+        load_vertex,
+        needs,
+        images,
+        trust_root,
+    })
+}
+
+/// A line in the client's progress as a step of its own (not a warning: a build without a
+/// policy is a supported build, and BuildKit's Dockerfile tests count warnings).
+async fn notice(bridge: &Bridge, line: &str) -> Result<()> {
+    let def =
+        attest::named_files_definition(&[("/notice".into(), line.as_bytes().to_vec())], Some(line));
+    eprintln!("verified-frontend: {line}");
+    bridge.evaluate_definition(def).await.map(drop)
+}
+
+/// The `trusted-root` file, from the build context or the named context holding it.
+async fn context_root(
+    bridge: &Bridge,
+    opts: &Options,
+    path: &str,
+) -> Result<(attest::TrustRoot, Arc<[Root]>)> {
+    let named = opts.trusted_root_context.as_deref();
+    let data = policy::load::context_file(bridge, opts, path, named).await?;
+    let uri = match named {
+        None => format!("context:{path}"),
+        Some(n) => format!("named-context:{n}:{path}"),
+    };
+    let root = attest::TrustRoot::file(uri, &data);
+    let text = String::from_utf8(data)
+        .map_err(|_| Error::option("trusted-root", format!("{path} is not text")))?;
+    let roots: Arc<[Root]> =
+        vec![Root::from_json(path, &text).map_err(|e| Error::option("trusted-root", e))?].into();
+    Ok((root, roots))
+}
