@@ -163,11 +163,12 @@ fn no_source_gets_past_the_policy_by_any_route() {
             &[],
             "docker-image://127.0.0.1:5000/tools:1@sha256:",
         ),
-        // the Dockerfile frontend leaves a named context's image unpinned; it is decided anyway
+        // the Dockerfile frontend leaves a named context's image unpinned, so the frontend
+        // pins it before the Dockerfile frontend reads its config; it is decided like any other
         (
             "named-context.Dockerfile",
             &[named],
-            "docker-image://127.0.0.1:5000/tools:1 ",
+            "docker-image://127.0.0.1:5000/tools:1@sha256:",
         ),
         (
             "onbuild.Dockerfile",
