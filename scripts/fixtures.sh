@@ -202,3 +202,4 @@ echo "hello from http" >"$VF_RIG/http/hello.txt"
     --detach-sign -o "$VF_RIG/keys/other-content.asc"
   gpgconf --kill all 2>/dev/null || true
 )
+bash "$VF_ROOT/scripts/fixtures-routes.sh"
