@@ -1,57 +1,25 @@
+mod cli;
+
 use std::process::ExitCode;
 use std::time::Instant;
 
+use cli::Parsed;
 use verified_frontend::frontend;
 use verified_frontend::gateway::{Bridge, Options, connect_stdio};
 
-const USAGE: &str = "verified-frontend: a BuildKit frontend; BuildKit starts it with no arguments.
-usage: verified-frontend            run as a BuildKit gateway frontend (gRPC on stdin/stdout)
-       verified-frontend verify-bundle [--staging] --bundle FILE
-           (--certificate-identity ID --certificate-oidc-issuer URL | --key PEM)
-           [--trusted-root FILE] FILE_OR_DIGEST
-                                    verify a Sigstore bundle offline (sigstore-conformance protocol)
-       verified-frontend verify [--policy FILE.rego] [--trusted-root FILE] [--platform P] IMAGE
-                                    check an image's verification attestations and signatures
-       verified-frontend --version  print the version";
-
 fn main() -> ExitCode {
     let started = Instant::now();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None => run_frontend(started),
-        Some("verify-bundle") => verify_bundle(&args[1..]),
-        Some("verify") => ExitCode::from(verified_frontend::consumer::main(&args[1..])),
-        Some("--version") => {
-            println!("verified-frontend {}", env!("CARGO_PKG_VERSION"));
+    match cli::parse(std::env::args_os()) {
+        Ok(Parsed::Frontend) => run_frontend(started),
+        Ok(Parsed::Info(text)) => {
+            print!("{text}");
             ExitCode::SUCCESS
         }
-        Some(_) => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn verify_bundle(args: &[String]) -> ExitCode {
-    use verified_frontend::verify::bundle::{VerifyBundleArgs, verify_bundle};
-    let parsed = match VerifyBundleArgs::parse(args) {
-        Ok(a) => a,
+        Ok(Parsed::VerifyBundle(args)) => ExitCode::from(cli::bundle::run(&args)),
+        Ok(Parsed::Verify(args)) => ExitCode::from(verified_frontend::consumer::main(&args)),
         Err(e) => {
-            eprintln!("verify-bundle: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match verify_bundle(&parsed) {
-        Ok(r) => {
-            match (r.identity(), r.issuer()) {
-                (Some(id), Some(iss)) => eprintln!("verify-bundle: OK: signed by {id:?} ({iss})"),
-                _ => eprintln!("verify-bundle: OK: signed by the managed key"),
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("verify-bundle: FAILED: {e}");
-            ExitCode::FAILURE
+            eprintln!("{e}");
+            ExitCode::from(cli::USAGE_ERROR)
         }
     }
 }

@@ -2,17 +2,18 @@
 //! token-challenge auth, plain HTTP only for loopback hosts) or an OCI image layout directory.
 //! Every manifest and blob read is checked against its digest here, whatever the source says.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde_json::Value;
+use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, MediaType};
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
 use sha2::{Digest, Sha256};
 
+use super::layout;
 use crate::sources::image_ref::validate_digest;
 
 /// Manifests and statements are small; a larger blob is refused rather than read into memory.
-const MAX_BLOB: usize = 16 << 20;
-/// In an OCI layout, files up to this size are looked at when searching for referrers.
-const MAX_REFERRER_SCAN: u64 = 1 << 20;
+pub const MAX_BLOB: usize = 16 << 20;
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -21,24 +22,17 @@ const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+j
 const MANIFEST_TYPES: [&str; 4] = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST];
 
 /// Why something could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
     /// Not there, or not reachable: bad input.
+    #[error("{0}")]
     Unreadable(String),
     /// The bytes are not what their digest says: a verification failure.
+    #[error("{0}")]
     Integrity(String),
     /// Not JSON, or not the shape a manifest has: bad input.
+    #[error("{0}")]
     Malformed(String),
-}
-
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReadError::Unreadable(m) | ReadError::Integrity(m) | ReadError::Malformed(m) => {
-                f.write_str(m)
-            }
-        }
-    }
 }
 
 pub type Read<T> = Result<T, ReadError>;
@@ -64,15 +58,53 @@ pub fn check_digest(what: &str, digest: &str, data: &[u8]) -> Read<()> {
     Ok(())
 }
 
-pub fn parse_json(what: &str, digest: &str, data: &[u8]) -> Read<Value> {
-    let v: Value = serde_json::from_slice(data)
-        .map_err(|e| ReadError::Malformed(format!("{what} {digest} is not JSON: {e}")))?;
-    if !v.is_object() {
-        return Err(ReadError::Malformed(format!(
-            "{what} {digest} is not a JSON object"
-        )));
+/// Parses an OCI document: "not JSON" when it is not, else what its shape lacks.
+pub fn parse<T: DeserializeOwned>(what: &str, digest: &str, data: &[u8], shape: &str) -> Read<T> {
+    serde_json::from_slice(data).map_err(|e| {
+        ReadError::Malformed(match e.classify() {
+            Category::Data => format!("{what} {digest} is not {shape}: {e}"),
+            _ => format!("{what} {digest} is not JSON: {e}"),
+        })
+    })
+}
+
+pub fn parse_manifest(what: &str, digest: &str, data: &[u8]) -> Read<ImageManifest> {
+    parse(what, digest, data, "an image manifest")
+}
+
+/// The value of a descriptor's annotation.
+pub fn annotation<'a>(d: &'a Descriptor, key: &str) -> Option<&'a str> {
+    d.annotations().as_ref()?.get(key).map(String::as_str)
+}
+
+/// What an image reference names: an index (a multi-platform image, which carries the
+/// attestations) or a single image manifest. Boxed: both types are large.
+#[derive(Debug)]
+pub enum RootDocument {
+    Index(Box<ImageIndex>),
+    Manifest(Box<ImageManifest>),
+}
+
+impl RootDocument {
+    pub fn parse(what: &str, digest: &str, data: &[u8]) -> Read<RootDocument> {
+        let not_an_index = match serde_json::from_slice::<ImageIndex>(data) {
+            Ok(i) => return Ok(RootDocument::Index(Box::new(i))),
+            Err(e) if e.classify() != Category::Data => {
+                return Err(ReadError::Malformed(format!(
+                    "{what} {digest} is not JSON: {e}"
+                )));
+            }
+            Err(e) => e,
+        };
+        serde_json::from_slice::<ImageManifest>(data)
+            .map(|m| RootDocument::Manifest(Box::new(m)))
+            .map_err(|e| {
+                ReadError::Malformed(format!(
+                    "{what} {digest} is neither an image index ({not_an_index}) nor an image \
+                     manifest ({e})"
+                ))
+            })
     }
-    Ok(v)
 }
 
 /// The image as the user named it.
@@ -129,7 +161,7 @@ impl ImageSpec {
 pub struct Root {
     pub digest: String,
     pub data: Vec<u8>,
-    pub json: Value,
+    pub document: RootDocument,
     /// The image's name for the policy input (`registry/repo[:tag]`), when known.
     pub name: Option<String>,
     pub tag: Option<String>,
@@ -235,11 +267,11 @@ impl Store {
                 if let Some(want) = reference.digest() {
                     check_digest(&reference.whole(), want, &data)?;
                 }
-                let json = parse_json("manifest", &digest, &data)?;
+                let document = RootDocument::parse("manifest", &digest, &data)?;
                 Ok(Root {
                     digest,
                     data,
-                    json,
+                    document,
                     name: Some(format!(
                         "{}/{}",
                         reference.registry(),
@@ -249,7 +281,7 @@ impl Store {
                 })
             }
             (Store::Layout { dir }, ImageSpec::Layout { tag, digest, .. }) => {
-                layout_root(dir, tag.as_deref(), digest.as_deref())
+                layout::root(dir, tag.as_deref(), digest.as_deref())
             }
             (Store::Layout { .. }, ImageSpec::Registry(_)) => Err(ReadError::Unreadable(
                 "an OCI layout store opened for a registry reference".into(),
@@ -257,26 +289,21 @@ impl Store {
         }
     }
 
-    /// A manifest (or index) by digest, checked. `size`, when known from the descriptor,
-    /// must match too.
-    pub async fn manifest(&self, what: &str, digest: &str, size: Option<i64>) -> Read<Vec<u8>> {
-        self.fetch(true, what, digest, size).await
+    /// The manifest (or index) a descriptor names, checked against its digest and size.
+    pub async fn manifest(&self, what: &str, d: &Descriptor) -> Read<Vec<u8>> {
+        self.fetch(true, what, d).await
     }
 
-    /// A blob (config, statement, bundle) by digest, checked, as `manifest`.
-    pub async fn blob(&self, what: &str, digest: &str, size: Option<i64>) -> Read<Vec<u8>> {
-        self.fetch(false, what, digest, size).await
+    /// The blob (config, statement, bundle) a descriptor names, checked as `manifest`.
+    pub async fn blob(&self, what: &str, d: &Descriptor) -> Read<Vec<u8>> {
+        self.fetch(false, what, d).await
     }
 
-    async fn fetch(
-        &self,
-        is_manifest: bool,
-        what: &str,
-        digest: &str,
-        size: Option<i64>,
-    ) -> Read<Vec<u8>> {
+    async fn fetch(&self, is_manifest: bool, what: &str, d: &Descriptor) -> Read<Vec<u8>> {
+        let digest = d.digest().as_ref();
+        let size = d.size();
         validate_digest(digest).map_err(|e| ReadError::Malformed(format!("{what}: {e}")))?;
-        if size.is_some_and(|s| s < 0 || s as usize > MAX_BLOB) {
+        if size > MAX_BLOB as u64 {
             return Err(ReadError::Unreadable(format!(
                 "{what} {digest} is larger than {MAX_BLOB} bytes"
             )));
@@ -296,40 +323,48 @@ impl Store {
                     pull_blob(client, &at, digest, what).await?
                 }
             }
-            Store::Layout { dir } => read_layout_blob(dir, what, digest)?,
+            Store::Layout { dir } => layout::read_blob(dir, what, digest)?,
         };
         check_digest(what, digest, &data)?;
-        if let Some(s) = size
-            && s as usize != data.len()
-        {
+        if size != data.len() as u64 {
             return Err(ReadError::Integrity(format!(
-                "{what} {digest} is {} bytes, its descriptor says {s}",
+                "{what} {digest} is {} bytes, its descriptor says {size}",
                 data.len()
             )));
         }
         Ok(data)
     }
 
-    /// Digests (and sizes) of the manifests that name `subject` as their subject: OCI 1.1
-    /// referrers (the API, then the `sha256-<hex>` tag); in a layout, manifests in index.json
-    /// and in the blobs directory. The caller reads and checks each.
-    pub async fn referrers(&self, subject: &str) -> Read<Vec<(String, Option<i64>)>> {
+    /// The manifests that name `subject` as their subject: OCI 1.1 referrers (the API, then
+    /// the `sha256-<hex>` tag); in a layout, manifests in index.json and in the blobs
+    /// directory. The caller reads and checks each.
+    pub async fn referrers(&self, subject: &str) -> Read<Vec<Descriptor>> {
         match self {
             Store::Registry { client, reference } => {
                 let at = reference.clone_with_digest(subject.to_string());
+                let what = format!("referrers of {subject}");
                 let index = client
                     .pull_referrers(&at, None)
                     .await
-                    .map_err(|e| oci_err(&format!("referrers of {subject}"), e))?;
-                Ok(index
+                    .map_err(|e| oci_err(&what, e))?;
+                index
                     .manifests
                     .into_iter()
-                    .map(|m| (m.digest, Some(m.size)))
-                    .collect())
+                    .map(|m| descriptor(&what, &m.media_type, &m.digest, m.size))
+                    .collect()
             }
-            Store::Layout { dir } => layout_referrers(dir, subject),
+            Store::Layout { dir } => layout::referrers(dir, subject),
         }
     }
+}
+
+/// A descriptor oci-client read, as the OCI type (its digest validated).
+fn descriptor(what: &str, media_type: &str, digest: &str, size: i64) -> Read<Descriptor> {
+    let d = oci_spec::image::Digest::try_from(digest)
+        .map_err(|e| ReadError::Malformed(format!("{what}: digest {digest:?}: {e}")))?;
+    let size = u64::try_from(size)
+        .map_err(|_| ReadError::Malformed(format!("{what}: {digest} has size {size}")))?;
+    Ok(Descriptor::new(MediaType::from(media_type), size, d))
 }
 
 async fn pull_blob(
@@ -354,184 +389,6 @@ async fn pull_blob(
         data.extend_from_slice(&chunk);
     }
     Ok(data)
-}
-
-fn blob_path(dir: &Path, digest: &str) -> Read<PathBuf> {
-    validate_digest(digest).map_err(ReadError::Malformed)?;
-    let (algo, hex) = digest.split_once(':').unwrap_or_default();
-    Ok(dir.join("blobs").join(algo).join(hex))
-}
-
-fn read_layout_blob(dir: &Path, what: &str, digest: &str) -> Read<Vec<u8>> {
-    let path = blob_path(dir, digest)?;
-    let len = std::fs::metadata(&path)
-        .map_err(|e| ReadError::Unreadable(format!("{what} {digest}: {}: {e}", path.display())))?
-        .len();
-    if len as usize > MAX_BLOB {
-        return Err(ReadError::Unreadable(format!(
-            "{what} {digest} is larger than {MAX_BLOB} bytes"
-        )));
-    }
-    std::fs::read(&path)
-        .map_err(|e| ReadError::Unreadable(format!("{what} {digest}: {}: {e}", path.display())))
-}
-
-fn layout_index(dir: &Path) -> Read<Value> {
-    let path = dir.join("index.json");
-    let data = std::fs::read(&path)
-        .map_err(|e| ReadError::Unreadable(format!("{}: {e}", path.display())))?;
-    serde_json::from_slice(&data)
-        .map_err(|e| ReadError::Malformed(format!("{}: not JSON: {e}", path.display())))
-}
-
-const REF_NAME: &str = "org.opencontainers.image.ref.name";
-const CONTAINERD_NAME: &str = "io.containerd.image.name";
-
-fn layout_root(dir: &Path, tag: Option<&str>, digest: Option<&str>) -> Read<Root> {
-    let index = layout_index(dir)?;
-    let entries = index["manifests"].as_array().cloned().unwrap_or_default();
-    let names = |e: &Value| -> (Option<String>, Option<String>) {
-        (
-            e["annotations"][REF_NAME].as_str().map(str::to_string),
-            e["annotations"][CONTAINERD_NAME]
-                .as_str()
-                .map(str::to_string),
-        )
-    };
-    let matches_tag = |e: &Value, t: &str| {
-        let (r, c) = names(e);
-        r.as_deref() == Some(t)
-            || c.as_deref()
-                .is_some_and(|c| c == t || c.rsplit_once(':').is_some_and(|(_, ct)| ct == t))
-    };
-    // Referrer manifests and tag-schema indexes may sit in index.json too: they are not
-    // the image.
-    let images: Vec<&Value> = entries
-        .iter()
-        .filter(|e| e.get("subject").is_none())
-        .filter(|e| {
-            names(e)
-                .0
-                .is_none_or(|n| !(n.starts_with("sha256-") && n.len() == 71))
-        })
-        .collect();
-    let chosen: Vec<&Value> = match (tag, digest) {
-        (_, Some(d)) => entries.iter().filter(|e| e["digest"] == d).collect(),
-        (Some(t), None) => images
-            .iter()
-            .copied()
-            .filter(|e| matches_tag(e, t))
-            .collect(),
-        (None, None) => images.clone(),
-    };
-    let direct;
-    let entry = match chosen.as_slice() {
-        [one] => *one,
-        // A digest index.json does not list (a nested index, say) is read by digest.
-        [] if digest.is_some() => {
-            direct = serde_json::json!({ "digest": digest });
-            &direct
-        }
-        [] => {
-            return Err(ReadError::Unreadable(match tag {
-                Some(t) => format!("{}: index.json has no image tagged {t}", dir.display()),
-                _ => format!("{}: index.json lists no image", dir.display()),
-            }));
-        }
-        many => {
-            let tags: Vec<String> = many
-                .iter()
-                .map(|e| names(e).0.unwrap_or_else(|| e["digest"].to_string()))
-                .collect();
-            return Err(ReadError::Unreadable(format!(
-                "{}: index.json lists {} images ({}): name one with :tag or @digest",
-                dir.display(),
-                many.len(),
-                tags.join(", ")
-            )));
-        }
-    };
-    let d = entry["digest"]
-        .as_str()
-        .ok_or_else(|| ReadError::Malformed("index.json: an entry has no digest".into()))?;
-    let data = read_layout_blob(dir, "image index", d)?;
-    check_digest("image index", d, &data)?;
-    let json = parse_json("image index", d, &data)?;
-    let (ref_name, full) = names(entry);
-    // The name BuildKit's exporter recorded (`name=` of the output), for the policy input.
-    let (name, tag) = match full.as_deref().map(crate::sources::ImageRef::normalize) {
-        Some(Ok(r)) => (Some(r.name), r.tag.or(ref_name)),
-        _ => (None, ref_name),
-    };
-    // Named by digest, the image is that digest, whatever tag the layout gives it (as for
-    // a registry reference by digest).
-    let tag = tag.filter(|_| digest.is_none());
-    Ok(Root {
-        digest: d.to_string(),
-        data,
-        json,
-        name,
-        tag,
-    })
-}
-
-fn layout_referrers(dir: &Path, subject: &str) -> Read<Vec<(String, Option<i64>)>> {
-    let mut out: Vec<(String, Option<i64>)> = Vec::new();
-    let mut add = |d: &str, size: Option<i64>| {
-        if !out.iter().any(|(x, _)| x == d) {
-            out.push((d.to_string(), size));
-        }
-    };
-    let index = layout_index(dir)?;
-    let tag = subject.replace(':', "-");
-    for e in index["manifests"].as_array().into_iter().flatten() {
-        let Some(d) = e["digest"].as_str() else {
-            continue;
-        };
-        if e["subject"]["digest"] == subject {
-            add(d, e["size"].as_i64());
-        }
-        // The referrers tag schema, kept in the layout as a tagged index.
-        if e["annotations"][REF_NAME] == tag.as_str()
-            && let Ok(data) = read_layout_blob(dir, "referrers index", d)
-            && check_digest("referrers index", d, &data).is_ok()
-            && let Ok(list) = serde_json::from_slice::<Value>(&data)
-        {
-            for m in list["manifests"].as_array().into_iter().flatten() {
-                if let Some(md) = m["digest"].as_str() {
-                    add(md, m["size"].as_i64());
-                }
-            }
-        }
-    }
-    // Manifests anywhere in the blobs whose subject is the attestation manifest.
-    let blobs = dir.join("blobs/sha256");
-    if let Ok(rd) = std::fs::read_dir(&blobs) {
-        let mut names: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-        names.sort();
-        for p in names {
-            let small =
-                std::fs::metadata(&p).is_ok_and(|m| m.is_file() && m.len() <= MAX_REFERRER_SCAN);
-            let Some(hex) = p.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if !small {
-                continue;
-            }
-            let Ok(data) = std::fs::read(&p) else {
-                continue;
-            };
-            if data.first() != Some(&b'{') {
-                continue;
-            }
-            if let Ok(m) = serde_json::from_slice::<Value>(&data)
-                && m["subject"]["digest"] == subject
-            {
-                add(&format!("sha256:{hex}"), Some(data.len() as i64));
-            }
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -607,5 +464,35 @@ mod tests {
             check_digest("blob", "sha256:zz", b"y"),
             Err(ReadError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn root_documents_are_typed_and_malformed_ones_refused() {
+        let d = sha256_digest(b"x");
+        let desc = format!(
+            r#"{{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "{d}", "size": 1}}"#
+        );
+        let index = format!(r#"{{"schemaVersion": 2, "manifests": [{desc}]}}"#);
+        assert!(matches!(
+            RootDocument::parse("manifest", &d, index.as_bytes()),
+            Ok(RootDocument::Index(i)) if i.manifests()[0].digest().as_ref() == d
+        ));
+        let manifest = format!(r#"{{"schemaVersion": 2, "config": {desc}, "layers": []}}"#);
+        assert!(matches!(
+            RootDocument::parse("manifest", &d, manifest.as_bytes()),
+            Ok(RootDocument::Manifest(_))
+        ));
+        for (data, want) in [
+            ("{not json".to_string(), "is not JSON"),
+            ("{}".to_string(), "is neither an image index"),
+            // A digest that is not one fails the index at parse time, not when read.
+            (index.replace(&d, "sha256:12"), "is neither an image index"),
+        ] {
+            let e = RootDocument::parse("manifest", &d, data.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&e, ReadError::Malformed(m) if m.contains(want)),
+                "{data}: {e}"
+            );
+        }
     }
 }
