@@ -203,3 +203,4 @@ echo "hello from http" >"$VF_RIG/http/hello.txt"
   gpgconf --kill all 2>/dev/null || true
 )
 bash "$VF_ROOT/scripts/fixtures-routes.sh"
+bash "$VF_ROOT/scripts/fixtures-binding.sh"

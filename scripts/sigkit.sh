@@ -11,6 +11,7 @@
 #   attach_bundle REGISTRY REPO SUBJECT_DIGEST SUBJECT_MEDIATYPE SUBJECT_SIZE BUNDLE_FILE
 #   attach_legacy REGISTRY REPO SUBJECT_DIGEST SUBJECT_MEDIATYPE SUBJECT_SIZE OUT_DIR
 #   copy_image REGISTRY FROM_REPO REF TO_REPO TO_TAG
+#   attach_referrer REGISTRY REPO SUBJECT_DIGEST MANIFEST_FILE
 #
 # REGISTRY is host:port (http:// assumed) or a URL. Descriptors print as
 # "digest mediaType size". Needs curl, jq and sha256sum.
@@ -294,6 +295,24 @@ attach_legacy() { # registry repo subject_digest subject_mediatype subject_size 
   _sigkit_record_referrer "$base" "$repo" "$subject" "$work/manifest" "$manifest_digest" "$headers" ||
     { rm -rf "$work"; return 1; }
   rm -rf "$work"
+  echo "$manifest_digest"
+}
+
+# Pushes MANIFEST_FILE, an OCI image manifest whose blobs the repository already has (a
+# referrer shaped by hand, e.g. a malformed signature manifest), by digest and records it in
+# the subject's `sha256-<hex>` referrers tag as attach_bundle does. Prints its digest.
+attach_referrer() { # registry repo subject_digest manifest_file
+  [ $# -eq 4 ] || { _sigkit_fail "usage: attach_referrer REGISTRY REPO SUBJECT_DIGEST MANIFEST_FILE"; return 1; }
+  local base repo=$2 subject=$3 manifest=$4 manifest_digest headers
+  base=$(_sigkit_base "$1")
+  [[ "$subject" =~ ^sha256:[0-9a-f]{64}$ ]] || { _sigkit_fail "bad subject digest $subject"; return 1; }
+  jq -e --arg mt "$SIGKIT_OCI_MANIFEST" '.mediaType == $mt' "$manifest" >/dev/null 2>&1 ||
+    { _sigkit_fail "$manifest is not an OCI image manifest"; return 1; }
+  manifest_digest=$(_sigkit_sha256 "$manifest")
+  headers=$(_sigkit_put_manifest "$base" "$repo" "$manifest_digest" "$manifest" "$SIGKIT_OCI_MANIFEST") ||
+    return 1
+  _sigkit_record_referrer "$base" "$repo" "$subject" "$manifest" "$manifest_digest" "$headers" ||
+    return 1
   echo "$manifest_digest"
 }
 

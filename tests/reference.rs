@@ -131,6 +131,8 @@ fn legacy_signature() -> Value {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
+                   "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
         "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
                     "digest": layer, "size": size, "annotations": annotations}],
         "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": att, "size": 686}

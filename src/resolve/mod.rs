@@ -320,10 +320,12 @@ async fn pin_image(
     };
     let (digest, config, chain) = if bridge.caps.has_frontend("source.metaresolver") {
         let attestations = needs.image_attestations && scheme == "docker-image";
-        if needs.image_provenance && attestations {
+        // A signature is bound to the image through the SLSA statement it covers, so reading
+        // signatures needs the statement as much as reading provenance does.
+        if attestations {
             bridge.caps.require_frontend(
                 "source.metaresolver.image.attestations",
-                "read the SLSA provenance of images the policy inspects",
+                "read the SLSA provenance (and so the signatures) of images the policy inspects",
             )?;
         }
         // BuildKit finds the digest by fetching the config (imageutil.Config); with NoConfig
@@ -455,7 +457,7 @@ async fn attestation_chain(
     let image = gw::ResolveSourceImageRequest {
         no_config: true,
         attestation_chain: true,
-        resolve_attestations: if needs.image_provenance {
+        resolve_attestations: if needs.image_attestations {
             PROVENANCE_TYPES.iter().map(|s| s.to_string()).collect()
         } else {
             vec![]

@@ -15,7 +15,10 @@
 //! intermediates come from the trust root only) and neither is an RFC 3161 timestamp
 //! annotation: the log's SET-signed integrated time is the verified time.
 
+use std::collections::HashMap;
+
 use base64::Engine;
+use oci_spec::image::Descriptor;
 use serde_json::{Value, json};
 use sigstore_types::{Bundle, DerCertificate};
 
@@ -33,34 +36,27 @@ const ANNOTATION_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
 const ANNOTATION_BUNDLE: &str = "dev.sigstore.cosign/bundle";
 const BUNDLE_V01: &str = "application/vnd.dev.sigstore.bundle+json;version=0.1";
 
-/// Verifies the legacy signature in signature manifest `sig_digest` (already parsed as
-/// `manifest`, its subject already checked) over the chain's attestation manifest.
+/// Verifies the legacy signature whose simplesigning layer is `layer` (the one layer of a
+/// signature manifest already checked to refer to the chain's attestation manifest, see
+/// `verify::image`) over that attestation manifest.
 ///
-/// The outer error is malformed chain data (no simplesigning layer, a payload blob missing
-/// or not matching its digest); the inner one says why the signature is not accepted,
-/// worded to follow "signature <digest>".
+/// The outer error is malformed chain data (the payload blob missing or not matching its
+/// digest); the inner one says why the signature is not accepted, worded to follow
+/// "signature <digest>".
 pub fn verify(
     chain: &gw::AttestationChain,
-    sig_digest: &str,
-    manifest: &Value,
+    layer: &Descriptor,
     roots: &[Root],
 ) -> Result<Result<Value, String>, String> {
-    // policy-helpers reads the first layer only, and decides the format by its media type.
-    let layer = &manifest["layers"][0];
-    if layer["mediaType"] != SIMPLESIGNING_MEDIA_TYPE {
-        return Err(format!(
-            "signature manifest {sig_digest} has no simplesigning layer"
-        ));
-    }
-    let payload_digest = layer["digest"]
-        .as_str()
-        .ok_or_else(|| format!("signature manifest {sig_digest} has a layer without digest"))?;
+    let payload_digest = layer.digest().to_string();
     // The chain's blobs are checked against their digests: the payload is what was signed.
-    let payload = blob(chain, payload_digest)?;
+    let payload = blob(chain, &payload_digest)?;
+    let none = HashMap::new();
+    let annotations = layer.annotations().as_ref().unwrap_or(&none);
     Ok(check(
         payload,
-        payload_digest,
-        &layer["annotations"],
+        &payload_digest,
+        annotations,
         &chain.attestation_manifest,
         roots,
     ))
@@ -71,7 +67,7 @@ pub fn verify(
 fn check(
     payload: &[u8],
     payload_digest: &str,
-    annotations: &Value,
+    annotations: &HashMap<String, String>,
     attestation_manifest: &str,
     roots: &[Root],
 ) -> Result<Value, String> {
@@ -106,9 +102,10 @@ fn check(
     Ok(sig)
 }
 
-fn annotation<'a>(annotations: &'a Value, key: &str) -> Result<&'a str, String> {
-    annotations[key]
-        .as_str()
+fn annotation<'a>(annotations: &'a HashMap<String, String>, key: &str) -> Result<&'a str, String> {
+    annotations
+        .get(key)
+        .map(String::as_str)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| format!("the layer has no {key} annotation"))
 }
@@ -121,7 +118,10 @@ fn int(v: &Value) -> Option<i64> {
 
 /// The Sigstore v0.1 bundle equivalent to the layer's annotations: what policy-helpers'
 /// `hashedRecordSignedEntity` gives sigstore-go.
-fn hashedrekord_bundle(payload_sha256: &str, annotations: &Value) -> Result<Bundle, String> {
+fn hashedrekord_bundle(
+    payload_sha256: &str,
+    annotations: &HashMap<String, String>,
+) -> Result<Bundle, String> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let signature = b64
         .decode(annotation(annotations, ANNOTATION_SIGNATURE)?)
@@ -204,6 +204,7 @@ mod tests {
         let mut chain = gw::AttestationChain::default();
         chain.root = add_blob(&mut chain, read("signed-chain/index.json"));
         chain.attestation_manifest = add_blob(&mut chain, read("signed-chain/attestation.json"));
+        add_blob(&mut chain, read("signed-chain/provenance.json"));
         chain.image_manifest = String::from_utf8(read("signed-chain/image-digest"))
             .unwrap()
             .trim()
@@ -310,7 +311,7 @@ mod tests {
         let why = rejected(payload, annotations);
         assert!(
             why.contains("is a cosign signature of \"sha256:2287")
-                && why.contains("not of the attestation manifest sha256:480a"),
+                && why.contains("not of the attestation manifest sha256:d49d"),
             "{why}"
         );
     }
@@ -403,7 +404,8 @@ mod tests {
             (json!(no_time.to_string()), "no integratedTime"),
             // The SET covers the integrated time.
             (json!(moved_time.to_string()), "does not verify"),
-            (json!(42), "has no dev.sigstore.cosign/bundle annotation"),
+            // OCI annotations are strings: a referrer with another value is no manifest.
+            (json!(42), "is not an OCI image manifest"),
         ] {
             let mut a = good.clone();
             a[ANNOTATION_BUNDLE] = value.clone();
@@ -431,14 +433,29 @@ mod tests {
     }
 
     #[test]
-    fn a_legacy_referrer_that_does_not_hold_together_is_an_error() {
+    fn a_legacy_referrer_must_hold_its_payload_as_its_one_layer() {
         let (payload, annotations) = vector("");
         let chain = chain_with(payload.clone(), annotations.clone(), |m| {
             m["layers"][0]["mediaType"] = json!("application/vnd.dev.sigstore.bundle.v0.3+json");
         });
-        let err = ImageVerifier::new(kit_roots()).check(&chain).unwrap_err();
-        assert!(err.contains("has no simplesigning layer"), "{err}");
+        let why = verdict(&chain).unwrap_err();
+        assert!(
+            why.contains("neither a Sigstore bundle nor a cosign signature"),
+            "{why}"
+        );
+        // The genuine payload, followed by a layer nobody signed.
+        let chain = chain_with(payload, annotations, |m| {
+            let extra = json!({"mediaType": SIMPLESIGNING_MEDIA_TYPE,
+                               "digest": m["config"]["digest"], "size": 2});
+            m["layers"].as_array_mut().unwrap().push(extra);
+        });
+        let why = verdict(&chain).unwrap_err();
+        assert!(why.contains("has 2 layers, not exactly one"), "{why}");
+    }
 
+    #[test]
+    fn a_legacy_referrer_that_does_not_hold_together_is_an_error() {
+        let (payload, annotations) = vector("");
         let mut chain = chain_with(payload.clone(), annotations.clone(), |_| {});
         let layer = format!("sha256:{}", hex::encode(Sha256::digest(&payload)));
         chain.blobs.remove(&layer);

@@ -18,6 +18,7 @@ pub fn unsigned_chain() -> gw::AttestationChain {
     chain.root = add_blob(&mut chain, read("testdata/signed-chain/index.json"));
     chain.attestation_manifest =
         add_blob(&mut chain, read("testdata/signed-chain/attestation.json"));
+    add_blob(&mut chain, read("testdata/signed-chain/provenance.json"));
     chain.image_manifest = String::from_utf8(read("testdata/signed-chain/image-digest"))
         .unwrap()
         .trim()
