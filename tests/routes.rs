@@ -411,3 +411,64 @@ fn a_build_without_a_policy_says_so_and_policy_strict_refuses_it() {
         );
     }
 }
+
+/// An OCI layout holding a one-file image, and the digest index.json names it by.
+fn oci_layout(rig: &Rig) -> (tempfile::TempDir, String) {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("Dockerfile"), "FROM scratch\nCOPY f /f\n").unwrap();
+    std::fs::write(src.path().join("f"), "from a layout\n").unwrap();
+    let layout = tempfile::tempdir().unwrap();
+    let tar = layout.path().join("image.tar");
+    let out = rig.build(
+        src.path(),
+        Mode::Plain,
+        &["--output", &format!("type=oci,dest={}", tar.display())],
+        None,
+    );
+    assert!(out.ok, "{}", out.output);
+    let status = Command::new("tar")
+        .arg("-xf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(layout.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.path().join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (layout, digest)
+}
+
+#[test]
+fn an_oci_layout_image_is_refused_when_the_policy_reads_what_buildkit_cannot_resolve_for_it() {
+    let _s = serial();
+    let rig = rig();
+    let (layout, digest) = oci_layout(&rig);
+    let store = format!("store={}", layout.path().display());
+    let context = format!("context:layout=oci-layout://store@{digest}");
+    let dir = case(&rig, "oci-layout");
+    let with = |policy: &str| {
+        let policy = format!("policy={policy}");
+        rig.build(
+            &dir,
+            Mode::Syntax,
+            &["--oci-layout", &store, "--opt", &context, "--opt", &policy],
+            None,
+        )
+    };
+    let out = with("no-signatures.rego");
+    assert!(out.ok, "{}", out.output);
+    assert_eq!(record(&out, "oci-layout://")["decision"], "allow");
+    let out = with("signatures.rego");
+    assert!(!out.ok, "{}", out.output);
+    let line = out.error();
+    assert!(line.contains("oci-layout://"), "{line}");
+    assert!(
+        line.contains("a policy reads image signatures or provenance, which BuildKit does not resolve for oci-layout sources"),
+        "{line}"
+    );
+}
