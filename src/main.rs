@@ -3,20 +3,20 @@ mod cli;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use cli::Parsed;
+use cli::Invocation;
 use verified_frontend::frontend;
 use verified_frontend::gateway::{Bridge, Options, connect_stdio};
 
 fn main() -> ExitCode {
     let started = Instant::now();
     match cli::parse(std::env::args_os()) {
-        Ok(Parsed::Frontend) => run_frontend(started),
-        Ok(Parsed::Info(text)) => {
+        Ok(Invocation::Frontend) => run_frontend(started),
+        Ok(Invocation::Info(text)) => {
             print!("{text}");
             ExitCode::SUCCESS
         }
-        Ok(Parsed::VerifyBundle(args)) => ExitCode::from(cli::bundle::run(&args)),
-        Ok(Parsed::Verify(args)) => ExitCode::from(verified_frontend::consumer::main(&args)),
+        Ok(Invocation::VerifyBundle(args)) => ExitCode::from(cli::bundle::run(&args)),
+        Ok(Invocation::Verify(args)) => ExitCode::from(verified_frontend::consumer::main(&args)),
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(cli::USAGE_ERROR)

@@ -341,7 +341,7 @@ mod tests {
             ("/a.json".into(), b"{}".to_vec()),
             ("/b.json".into(), b"[]".to_vec()),
         ]);
-        let parsed = crate::graph::Parsed::new(&def).unwrap();
+        let parsed = crate::graph::ParsedDefinition::new(&def).unwrap();
         let file = pb::Op::decode(parsed.def.def[0].as_slice()).unwrap();
         let Some(pb::op::Op::File(f)) = file.op else {
             panic!("not a file op")

@@ -47,7 +47,7 @@ enum Command {
 
 /// What the command line asks for.
 #[derive(Debug)]
-pub enum Parsed {
+pub enum Invocation {
     /// No arguments: run as BuildKit's gateway frontend.
     Frontend,
     /// `--help` or `--version` (of the binary or a subcommand): print this on stdout, exit 0.
@@ -57,7 +57,7 @@ pub enum Parsed {
 }
 
 /// Parses the whole command line, program name first (as `std::env::args_os()`).
-pub fn parse<I, T>(argv: I) -> Result<Parsed, CliError>
+pub fn parse<I, T>(argv: I) -> Result<Invocation, CliError>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -67,13 +67,13 @@ where
     let fail = |error: ArgError| CliError::new(subcommand.as_deref(), error);
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
-        Err(e) if e.exit_code() == 0 => return Ok(Parsed::Info(e.render().to_string())),
+        Err(e) if e.exit_code() == 0 => return Ok(Invocation::Info(e.render().to_string())),
         Err(e) => return Err(fail(ArgError::from_clap(&e))),
     };
     match cli.command {
-        None => Ok(Parsed::Frontend),
-        Some(Command::VerifyBundle(c)) => c.validate().map(Parsed::VerifyBundle).map_err(fail),
-        Some(Command::Verify(c)) => c.validate().map(Parsed::Verify).map_err(fail),
+        None => Ok(Invocation::Frontend),
+        Some(Command::VerifyBundle(c)) => c.validate().map(Invocation::VerifyBundle).map_err(fail),
+        Some(Command::Verify(c)) => c.validate().map(Invocation::Verify).map_err(fail),
     }
 }
 

@@ -13,7 +13,7 @@ fn argv(line: &str) -> Vec<String> {
 
 fn bundle_args(line: &str) -> Result<VerifyBundleArgs, String> {
     match parse(argv(&format!("verify-bundle {line}"))) {
-        Ok(Parsed::VerifyBundle(a)) => Ok(a),
+        Ok(Invocation::VerifyBundle(a)) => Ok(a),
         Ok(other) => panic!("{line}: {other:?}"),
         Err(e) => Err(e.to_string()),
     }
@@ -21,7 +21,7 @@ fn bundle_args(line: &str) -> Result<VerifyBundleArgs, String> {
 
 fn verify_args(line: &str) -> Result<VerifyArgs, String> {
     match parse(argv(&format!("verify {line}"))) {
-        Ok(Parsed::Verify(a)) => Ok(a),
+        Ok(Invocation::Verify(a)) => Ok(a),
         Ok(other) => panic!("{line}: {other:?}"),
         Err(e) => Err(e.to_string()),
     }
@@ -29,14 +29,14 @@ fn verify_args(line: &str) -> Result<VerifyArgs, String> {
 
 fn info(line: &str) -> String {
     match parse(argv(line)) {
-        Ok(Parsed::Info(text)) => text,
+        Ok(Invocation::Info(text)) => text,
         other => panic!("{line}: {other:?}"),
     }
 }
 
 #[test]
 fn no_arguments_is_the_frontend() {
-    assert!(matches!(parse([BIN]), Ok(Parsed::Frontend)));
+    assert!(matches!(parse([BIN]), Ok(Invocation::Frontend)));
 }
 
 #[test]

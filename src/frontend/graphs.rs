@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, Result};
 use crate::gateway::SubResult;
-use crate::graph::{self, OpNode, Parsed};
+use crate::graph::{self, OpNode, ParsedDefinition};
 use crate::policy::input;
 use crate::proto::{gw, pb};
 
@@ -53,7 +53,7 @@ pub struct Wanted {
 
 /// The parsed definitions of one sub-solve, by slot.
 pub struct Graphs<'a> {
-    pub parsed: Vec<(Slot, Parsed<'a>)>,
+    pub parsed: Vec<(Slot, ParsedDefinition<'a>)>,
 }
 
 impl<'a> Graphs<'a> {
@@ -113,9 +113,9 @@ impl<'a> Graphs<'a> {
 
 /// A ref's definition, or `None` for an empty result (e.g. `FROM scratch` with no files).
 /// A ref that names a solved result without its definition cannot be verified.
-fn parse_ref<'a>(r: &'a gw::Ref, what: &str) -> Result<Option<Parsed<'a>>> {
+fn parse_ref<'a>(r: &'a gw::Ref, what: &str) -> Result<Option<ParsedDefinition<'a>>> {
     match (r.id.is_empty(), r.def.is_empty()) {
-        (_, false) => Parsed::new(&r.def).map(Some),
+        (_, false) => ParsedDefinition::new(&r.def).map(Some),
         (true, true) => Ok(None),
         (false, true) => Err(Error::graph(format!(
             "the Dockerfile frontend returned {what} as result {} without its definition; a result that cannot be read cannot be verified",

@@ -70,17 +70,17 @@ pub fn decode(raw: &[u8]) -> Result<pb::Definition> {
 }
 
 /// A definition as BuildKit sent it, with its decoded form and op graph, parsed once.
-pub struct Parsed<'a> {
+pub struct ParsedDefinition<'a> {
     pub raw: &'a [u8],
     pub def: pb::Definition,
     pub graph: Graph,
 }
 
-impl<'a> Parsed<'a> {
+impl<'a> ParsedDefinition<'a> {
     pub fn new(raw: &'a [u8]) -> Result<Self> {
         let def = decode(raw)?;
         let graph = Graph::parse(&def)?;
-        Ok(Parsed { raw, def, graph })
+        Ok(ParsedDefinition { raw, def, graph })
     }
 }
 

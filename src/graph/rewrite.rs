@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use prost::encoding::{WireType, encode_key, encode_varint};
 
 use super::wire::{self, put_bytes};
-use super::{Graph, OP_INPUTS, OP_SOURCE, Parsed, digest_of};
+use super::{Graph, OP_INPUTS, OP_SOURCE, ParsedDefinition, digest_of};
 use crate::error::{Error, Result};
 
 /// New identity for one source op: its identifier and attributes to set (added or replaced).
@@ -23,10 +23,10 @@ pub struct SourceUpdate {
 /// changed. The definition is edited at the wire level: op bytes are replaced, metadata and
 /// source-location keys renamed, and every other byte is kept as BuildKit sent it.
 pub fn rewrite(
-    parsed: &Parsed<'_>,
+    parsed: &ParsedDefinition<'_>,
     updates: &HashMap<String, SourceUpdate>,
 ) -> Result<(Vec<u8>, HashMap<String, String>)> {
-    let Parsed { raw, def, graph } = parsed;
+    let ParsedDefinition { raw, def, graph } = parsed;
     let index: HashMap<&str, usize> = graph
         .nodes
         .iter()
@@ -326,8 +326,11 @@ mod tests {
                 &[("image.checksum", "x")],
             ),
         )]);
-        let (out, renamed) =
-            rewrite(&Parsed::new(&def.encode_to_vec()).unwrap(), &updates).unwrap();
+        let (out, renamed) = rewrite(
+            &ParsedDefinition::new(&def.encode_to_vec()).unwrap(),
+            &updates,
+        )
+        .unwrap();
         let out = super::super::decode(&out).unwrap();
 
         // untouched ops keep their bytes
@@ -370,7 +373,11 @@ mod tests {
             digest_of(&img),
             pin("docker-image://a/b:c@sha256:1", &[("m", "3")]),
         )]);
-        let (out, _) = rewrite(&Parsed::new(&def.encode_to_vec()).unwrap(), &updates).unwrap();
+        let (out, _) = rewrite(
+            &ParsedDefinition::new(&def.encode_to_vec()).unwrap(),
+            &updates,
+        )
+        .unwrap();
         let out = super::super::decode(&out).unwrap();
         let expected = source_op(
             "docker-image://a/b:c@sha256:1",
@@ -425,7 +432,7 @@ mod tests {
             }
         }
         let updates = HashMap::from([(digest_of(&img), pin("docker-image://a/b:c@sha256:1", &[]))]);
-        let (out, renamed) = rewrite(&Parsed::new(&go_raw).unwrap(), &updates).unwrap();
+        let (out, renamed) = rewrite(&ParsedDefinition::new(&go_raw).unwrap(), &updates).unwrap();
         let new_run = &renamed[&digest_of(&run)];
         let f = wire::fields(&out).unwrap();
         let src = f
@@ -445,6 +452,12 @@ mod tests {
         let img = source_op("docker-image://a/b:c", &[]);
         let def = definition(vec![img.clone(), terminal(&img)]);
         let updates = HashMap::from([("sha256:nope".to_string(), pin("x", &[]))]);
-        assert!(rewrite(&Parsed::new(&def.encode_to_vec()).unwrap(), &updates).is_err());
+        assert!(
+            rewrite(
+                &ParsedDefinition::new(&def.encode_to_vec()).unwrap(),
+                &updates
+            )
+            .is_err()
+        );
     }
 }

@@ -26,12 +26,12 @@ pub fn object_id(kind: &str, raw: &[u8]) -> String {
 }
 
 /// Headers (with continuation lines folded back) and the message of a commit or tag.
-struct Parsed<'a> {
+struct GitObject<'a> {
     headers: Vec<(&'a str, String)>,
     message: String,
 }
 
-fn split(raw: &[u8]) -> Result<Parsed<'_>, String> {
+fn split(raw: &[u8]) -> Result<GitObject<'_>, String> {
     let text = std::str::from_utf8(raw).map_err(|_| "git object is not UTF-8".to_string())?;
     let (head, message) = text.split_once("\n\n").unwrap_or((text, ""));
     let mut headers: Vec<(&str, String)> = Vec::new();
@@ -47,7 +47,7 @@ fn split(raw: &[u8]) -> Result<Parsed<'_>, String> {
             headers.push((k, v.to_string()));
         }
     }
-    Ok(Parsed {
+    Ok(GitObject {
         headers,
         message: message.to_string(),
     })
