@@ -14,14 +14,15 @@
 
 use std::time::Instant;
 
-use verified_frontend::verify::bundle::{Root, attestation_signature};
+use verified_frontend::verify::bundle::attestation_signature;
 use verified_frontend::verify::image::ImageVerifier;
+use verified_frontend::verify::trust::SigstoreRoot;
 
 #[path = "../tests/common/vectors.rs"]
 mod vectors;
 use vectors::{read, signed_chain};
 
-fn kit_roots() -> Vec<Root> {
+fn kit_roots() -> Vec<SigstoreRoot> {
     vectors::kit_roots("testdata/signed-chain")
 }
 
@@ -47,7 +48,7 @@ fn main() {
     assert_eq!(ok.signatures.len(), 1, "{:?}", ok.rejected);
 
     let roots_ms = median_ms(21, || {
-        Root::embedded().unwrap();
+        SigstoreRoot::embedded().unwrap();
     });
     // A fresh verifier per run: no cache, each run verifies the bundle.
     let image_ms = median_ms(runs, || {
@@ -57,7 +58,7 @@ fn main() {
     let root_parse_ms = median_ms(runs, || {
         let _ = kit_roots();
     });
-    let embedded = Root::embedded().unwrap();
+    let embedded = SigstoreRoot::embedded().unwrap();
     let bundle =
         read("testdata/vectors/buildx-rego-examples/binfmt_linux-amd64.provenance.sigstore.json");
     let binfmt = "2bb181d540633bca67a3a8c852df3e99981fec346e07f827d3caf4bd203c2a5e";

@@ -43,13 +43,48 @@ fn docker_20_10_build_pins_an_unpinned_image_with_resolve_image_config() {
         tools["pinned"],
         format!("docker-image://127.0.0.1:5000/tools:1@{want}").as_str()
     );
-    // BuildKit before v0.11 takes no attestations from a frontend: the report stays in the
-    // result metadata, and the frontend says so once.
-    let notes = out
-        .frontend_log
-        .matches("the daemon cannot attach attestations (no reference.attestations cap)")
-        .count();
-    assert_eq!(notes, 1, "{}", out.frontend_log);
+    // Without a policy nothing is attested, so there is nothing to say about attestations.
+    let note = "the daemon cannot attach attestations (no reference.attestations cap)";
+    assert_eq!(
+        out.frontend_log.matches(note).count(),
+        0,
+        "{}",
+        out.frontend_log
+    );
+
+    // With a policy, BuildKit before v0.11 takes no attestations from a frontend: the report
+    // stays in the result metadata, and the frontend says so once.
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["Dockerfile", "app.txt"] {
+        std::fs::copy(rig.example("multistage").join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("Dockerfile.rego"),
+        "package docker\n\ndecision := {\"allow\": true}\n",
+    )
+    .unwrap();
+    let args: Vec<String> = [
+        "build",
+        "--progress",
+        "plain",
+        &dir.path().display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = rig.run_logged_in(
+        &rig.dockerd_log,
+        "/usr/bin/docker",
+        &args,
+        &[("DOCKER_HOST", &rig.docker_host), ("DOCKER_BUILDKIT", "1")],
+    );
+    assert!(out.ok, "{}", out.output);
+    assert_eq!(
+        out.frontend_log.matches(note).count(),
+        1,
+        "{}",
+        out.frontend_log
+    );
 }
 
 #[test]

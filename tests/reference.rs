@@ -13,7 +13,8 @@ use verified_frontend::policy::{input, reference};
 use verified_frontend::proto::{gw, pb};
 use verified_frontend::resolve::Facts;
 use verified_frontend::sources::Source;
-use verified_frontend::verify::image::{ImageVerifier, add_blob};
+use verified_frontend::verify::chain::add_blob;
+use verified_frontend::verify::image::ImageVerifier;
 
 #[path = "common/vectors.rs"]
 mod vectors;
@@ -74,7 +75,10 @@ fn image_doc(provenance: &str) -> Value {
     let layer = digest(&statement);
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
-        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": layer,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
+                   "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
+        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": layer, "size": statement.len(),
                     "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}]
     }))
     .unwrap();

@@ -172,37 +172,60 @@ fn the_image_carries_a_verification_summary_and_the_full_report() {
     );
 }
 
+/// The multi-platform example with a policy allowing each of its sources.
+const MULTI_POLICY: &str = r#"package docker
+
+default allow := false
+
+allow if input.local
+allow if input.http
+allow if input.image.repo == "127.0.0.1:5000/verified-frontend"
+allow if input.image.repo == "127.0.0.1:5000/busybox"
+allow if input.image.repo == "127.0.0.1:5000/tools"
+
+deny_msg contains "not allowed" if not allow
+
+decision := {"allow": allow, "deny_msg": deny_msg}
+"#;
+
 #[test]
 fn each_platform_gets_its_own_summary() {
     let _s = serial();
     let rig = rig();
-    let out = rig.build(
-        &rig.example("multi-platform"),
-        Mode::Syntax,
-        &["--opt", "platform=linux/amd64,linux/arm64"],
-        Some("report/multi:1"),
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let example = rig.example("multi-platform");
+    std::fs::copy(example.join("Dockerfile"), dir.path().join("Dockerfile")).unwrap();
+    std::fs::write(dir.path().join("Dockerfile.rego"), MULTI_POLICY).unwrap();
+    let platforms = ["--opt", "platform=linux/amd64,linux/arm64"];
+    let out = rig.build(dir.path(), Mode::Syntax, &platforms, Some("report/multi:1"));
     assert!(out.ok, "{}", out.output);
     let img = rig.image("report/multi", "1");
     assert_eq!(img.images.len(), 2);
-    // No policy in this example: a report that says so, and no summary (nothing verified).
-    assert!(rig.statements(&img, VSA).is_empty());
+    let vsas = rig.statements(&img, VSA);
     let reports = rig.statements(&img, REPORT);
-    assert_eq!(reports.len(), 2);
+    assert_eq!((vsas.len(), reports.len()), (2, 2));
     for pi in &img.images {
-        let (_, stmt) = reports
-            .iter()
-            .find(|(d, _)| d == &pi.digest)
-            .unwrap_or_else(|| panic!("no report for {}", pi.platform));
+        for (kind, statements) in [("summary", &vsas), ("report", &reports)] {
+            let (_, stmt) = statements
+                .iter()
+                .find(|(d, _)| d == &pi.digest)
+                .unwrap_or_else(|| panic!("no {kind} for {}", pi.platform));
+            assert_eq!(
+                stmt["subject"][0]["digest"]["sha256"],
+                pi.digest.trim_start_matches("sha256:")
+            );
+        }
+        let (_, vsa) = vsas.iter().find(|(d, _)| d == &pi.digest).unwrap();
         assert_eq!(
-            stmt["subject"][0]["digest"]["sha256"],
-            pi.digest.trim_start_matches("sha256:")
+            vsa["predicate"]["resourceUri"],
+            format!("dockerfile:Dockerfile#{}", pi.platform).as_str()
         );
+        let (_, stmt) = reports.iter().find(|(d, _)| d == &pi.digest).unwrap();
         let p = &stmt["predicate"];
         assert_eq!(p["platform"], pi.platform.as_str());
-        assert_eq!(p["policies"], serde_json::json!([]));
+        assert_eq!(p["policies"][0]["name"], "Dockerfile.rego");
         for s in p["sources"].as_array().unwrap() {
-            assert_eq!(s["decision"], "none", "{s}");
+            assert_eq!(s["decision"], "allow", "{s}");
             let platforms = s["platforms"].as_array().unwrap();
             assert!(
                 platforms.is_empty() || platforms.iter().any(|x| x == pi.platform.as_str()),
@@ -210,6 +233,20 @@ fn each_platform_gets_its_own_summary() {
             );
         }
     }
+
+    // Without a policy nothing was verified: no statements of this frontend at all (issue
+    // 10: the output is then the stock frontend's).
+    let out = rig.build(
+        &example,
+        Mode::Syntax,
+        &platforms,
+        Some("report/multi:none"),
+    );
+    assert!(out.ok, "{}", out.output);
+    let img = rig.image("report/multi", "none");
+    assert_eq!(img.images.len(), 2);
+    assert!(rig.statements(&img, VSA).is_empty());
+    assert!(rig.statements(&img, REPORT).is_empty());
 }
 
 /// Warnings in the progress stream (what `docker buildx build` prints as "N warnings

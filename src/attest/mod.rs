@@ -5,6 +5,7 @@
 
 mod record;
 mod returned;
+mod time;
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 
 pub use record::SourceRecord;
 pub use returned::attestations;
+pub use time::VerifiedTime;
 
 use crate::policy::PolicyDigest;
 use crate::proto::pb;
@@ -27,8 +29,8 @@ pub struct BuildFacts<'a> {
     pub policies: &'a [PolicyDigest],
     /// `enforce`, `warn`, `report-only` or `off`.
     pub mode: &'a str,
-    /// RFC 3339.
-    pub time: String,
+    /// `timeVerified` per platform, from the build's inputs.
+    pub time: VerifiedTime,
     /// The Dockerfile as the user named it, for `resourceUri`.
     pub dockerfile: &'a str,
     pub records: &'a [SourceRecord],
@@ -121,7 +123,7 @@ pub fn vsa(b: &BuildFacts, platform: &str) -> Option<Value> {
             "id": VERIFIER_ID,
             "version": {"verified-frontend": env!("CARGO_PKG_VERSION")}
         },
-        "timeVerified": b.time,
+        "timeVerified": b.time.at(platform).time,
         "resourceUri": format!("dockerfile:{}#{platform}", b.dockerfile),
         "policy": {"uri": main.name, "digest": {"sha256": main.sha256}},
         "inputAttestations": input_attestations,
@@ -160,9 +162,13 @@ pub fn report(b: &BuildFacts, platform: &str) -> Value {
             v
         })
         .collect();
+    let stamp = b.time.at(platform);
     let mut report = json!({
         "verifier": {"id": VERIFIER_ID, "version": env!("CARGO_PKG_VERSION")},
-        "timeVerified": b.time,
+        "timeVerified": stamp.time,
+        // `source-date-epoch`, `image-history` (the newest time in the image config) or
+        // `none` (the Unix epoch: no input carried a time).
+        "timeVerifiedFrom": stamp.from,
         "platform": platform,
         "policyMode": b.mode,
         "policies": b.policies,
@@ -297,13 +303,18 @@ mod tests {
         let b = BuildFacts {
             policies: &policies,
             mode: "warn",
-            time: "2026-11-25T00:00:00Z".into(),
+            time: VerifiedTime::epoch(1_700_000_000),
             dockerfile: "Dockerfile",
             records: &records,
             trust_root: None,
         };
         let amd = vsa(&b, "linux/amd64").unwrap();
         assert_eq!(amd["verificationResult"], "PASSED");
+        assert_eq!(amd["timeVerified"], "2023-11-14T22:13:20Z");
+        assert_eq!(
+            report(&b, "linux/amd64")["timeVerifiedFrom"],
+            "source-date-epoch"
+        );
         assert_eq!(amd["policy"]["digest"]["sha256"], "ab".repeat(32));
         assert!(amd.get("trustRoot").is_none());
         let deps = amd["resolvedDependencies"].as_array().unwrap();

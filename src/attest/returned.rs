@@ -1,5 +1,7 @@
 //! Hands the statements to BuildKit: one scratch ref holding every statement file, and an
-//! in-toto attestation per platform and statement pointing into it.
+//! in-toto attestation per platform and statement pointing into it, marked `inline-only`:
+//! BuildKit then attaches them to pushed images only, and its local and tar exporters leave
+//! them out (they would otherwise write each statement as a file beside the build's own).
 
 use std::collections::BTreeMap;
 
@@ -37,6 +39,14 @@ fn platform_keys(
         return keys;
     }
     worker.map(input::platform_string).into_iter().collect()
+}
+
+/// BuildKit's `result.AttestationReasonKey` and `result.AttestationInlineOnlyKey`.
+fn attestation_metadata() -> BTreeMap<String, Vec<u8>> {
+    BTreeMap::from([
+        ("reason".to_string(), b"verified-frontend".to_vec()),
+        ("inline-only".to_string(), b"true".to_vec()),
+    ])
 }
 
 /// The VSA and the report, per platform, as in-toto attestations BuildKit attaches to the
@@ -78,9 +88,7 @@ pub async fn attestations(
     for (key, path, predicate) in wanted {
         out.entry(key).or_default().push(gw::Attestation {
             kind: gw::AttestationKind::InToto as i32,
-            metadata: BTreeMap::from([("reason".to_string(), b"verified-frontend".to_vec())])
-                .into_iter()
-                .collect(),
+            metadata: attestation_metadata(),
             r#ref: Some(gw::Ref {
                 id: r.id.clone(),
                 def: Vec::new(),

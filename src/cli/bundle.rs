@@ -135,9 +135,8 @@ fn read(path: &Path) -> Result<String, BundleError> {
 
 /// Verifies a bundle as the arguments say; the error says which check failed.
 pub fn verify_bundle(a: &VerifyBundleArgs) -> Result<VerificationResult, BundleError> {
-    let root =
-        verified_frontend::verify::bundle::trusted_root(a.trusted_root.as_deref(), a.staging)
-            .map_err(BundleError::TrustedRoot)?;
+    let root = verified_frontend::verify::trust::trusted_root(a.trusted_root.as_deref(), a.staging)
+        .map_err(BundleError::TrustedRoot)?;
     let bundle: Bundle =
         serde_json::from_str(&read(&a.bundle)?).map_err(|source| BundleError::NotABundle {
             path: a.bundle.clone(),

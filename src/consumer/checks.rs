@@ -11,10 +11,11 @@ use super::store::{ImageSpec, ReadError, Root, RootDocument, Store, annotation, 
 use crate::attest::{REPORT_PREDICATE, VSA_PREDICATE};
 use crate::policy::input::platform_string;
 use crate::proto::pb;
-use crate::verify::image::{
+use crate::verify::chain::{
     ATTESTATION_REFERENCE_DIGEST as REFERENCE_DIGEST, ATTESTATION_REFERENCE_TYPE as REFERENCE_TYPE,
-    ImageVerifier, PREDICATE_TYPE_ANNOTATION as PREDICATE_TYPE, SLSA_PREFIX,
+    PREDICATE_TYPE_ANNOTATION as PREDICATE_TYPE, SLSA_PREFIX,
 };
+use crate::verify::image::ImageVerifier;
 
 pub struct Checker {
     pub policy: Option<GivenPolicy>,

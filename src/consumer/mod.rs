@@ -26,8 +26,8 @@ pub use decide::GivenPolicy;
 pub use rows::{Row, table};
 use store::{ImageSpec, Store};
 
-use crate::verify::bundle::Root;
 use crate::verify::image::ImageVerifier;
+use crate::verify::trust::SigstoreRoot;
 
 /// What to check (the `verify` subcommand's arguments, validated).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,9 +83,9 @@ pub async fn run(a: &VerifyArgs) -> Result<Vec<Row>, String> {
     let roots = match &a.trusted_root {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            vec![Root::from_json(&p.display().to_string(), &text)?]
+            vec![SigstoreRoot::from_json(&p.display().to_string(), &text)?]
         }
-        None => Root::embedded()?,
+        None => SigstoreRoot::embedded()?,
     };
     let store = Store::open(&spec).map_err(|e| e.to_string())?;
     let mut checker = Checker {

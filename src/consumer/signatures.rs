@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::rows::PlatformRows;
 use super::store::{Root, Store, parse_manifest};
 use crate::proto::gw;
-use crate::verify::image::{BUNDLE_ARTIFACT_TYPE, Checked, add_blob};
-use crate::verify::legacy::SIMPLESIGNING_MEDIA_TYPE;
+use crate::verify::chain::{BUNDLE_ARTIFACT_TYPE, SIMPLESIGNING_MEDIA_TYPE, add_blob};
+use crate::verify::image::Checked;
 
 /// What the chain is built from: the platform's image and attestation manifests, and the
 /// statement blobs read (each checked against its digest when read).

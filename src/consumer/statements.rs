@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::rows::PlatformRows;
 use super::store::Read;
 use crate::attest::{REPORT_PREDICATE, VERIFIER_ID, VSA_PREDICATE};
-use crate::verify::image::SLSA_PREFIX;
+use crate::verify::chain::SLSA_PREFIX;
 
 const STATEMENT_TYPES: [&str; 2] = [
     "https://in-toto.io/Statement/v1",

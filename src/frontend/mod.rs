@@ -6,7 +6,9 @@
 mod contexts;
 mod decide;
 mod graphs;
+mod main_context;
 mod setup;
+mod syntax;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -55,9 +57,21 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
         start_ms: ms(started.elapsed()),
         ..Default::default()
     };
+    bridge.use_cache_imports(&opts.all)?;
     let t = Instant::now();
-    let setup = setup::policies(bridge, opts).await?;
+    let main = main_context::open(bridge, opts).await?;
+    let syntax = syntax::detect(bridge, opts, &main.places.dockerfile).await?;
+    let followed;
+    let opts = match &syntax {
+        Some(s) => {
+            followed = s.options(opts);
+            &followed
+        }
+        None => opts,
+    };
+    let setup = setup::policies(bridge, opts, &main.places).await?;
     let mut forwarded = opts.forwarded();
+    main.forward(&mut forwarded);
     let mut decider = Decider {
         bridge,
         env: input::env(&forwarded),
@@ -73,14 +87,19 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     for line in &caps.prints {
         eprintln!("verified-frontend: print {line}");
     }
-    let mut records = frontend_images(&mut decider, opts, &mut forwarded).await?;
+    // What the Dockerfile and the policies were read from is decided first.
+    let mut records = main.decide(&mut decider).await?;
+    check_denials(&records, opts.policy_mode)?;
+    records.extend(frontend_images(&mut decider, opts, &mut forwarded, syntax.as_ref()).await?);
     check_denials(&records, opts.policy_mode)?;
     contexts::pin_client_contexts(bridge, opts, &mut forwarded).await?;
     timings.policy_load_ms = ms(t.elapsed());
 
-    let round = decide_rounds(bridge, &mut decider, opts, forwarded, &mut timings).await?;
+    let inputs = main.inputs.clone();
+    let round = decide_rounds(bridge, &mut decider, opts, forwarded, inputs, &mut timings).await?;
     require_no_exec_proxy(&caps, round.networked_exec)?;
     let build_records = merge_platforms(round.records);
+    main.check_build(&build_records)?;
     check_denials(&build_records, opts.policy_mode)?;
     if matches!(opts.policy_mode, Mode::Enforce | Mode::Warn) && !decider.policies.is_empty() {
         summarize(bridge, &setup.load_vertex, round.summaries).await;
@@ -125,12 +144,13 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
 }
 
 /// The frontend images are sources too. This one is already running, but it refuses to go
-/// on if the policy denies it; the Dockerfile frontend it calls is decided and pinned
-/// before it runs.
+/// on if the policy denies it; the Dockerfile frontend it calls (the `dockerfile-frontend`
+/// option, or the Dockerfile's `syntax` line) is decided and pinned before it runs.
 async fn frontend_images(
     decider: &mut Decider<'_>,
     opts: &Options,
     forwarded: &mut BTreeMap<String, String>,
+    syntax: Option<&syntax::Syntax>,
 ) -> Result<Vec<SourceRecord>> {
     let mut records = Vec::new();
     if let Some(own) = opts
@@ -141,7 +161,13 @@ async fn frontend_images(
         records.push(decider.frontend_image(own, "frontend image").await?);
     }
     if let Some(df) = &opts.dockerfile_frontend {
-        let rec = decider.frontend_image(df, "dockerfile-frontend").await?;
+        let rec = decider
+            .frontend_image(df, "dockerfile-frontend")
+            .await
+            .map_err(|e| match syntax {
+                Some(s) => s.locate(e),
+                None => e,
+            })?;
         let pinned = rec.pinned.trim_start_matches("docker-image://").to_string();
         forwarded.insert(crate::gateway::options::OPT_SOURCE.into(), pinned);
         records.push(rec);
@@ -185,9 +211,9 @@ async fn decide_rounds(
     decider: &mut Decider<'_>,
     opts: &Options,
     forwarded: BTreeMap<String, String>,
+    inputs: BTreeMap<String, Vec<u8>>,
     timings: &mut Timings,
 ) -> Result<Round> {
-    let inputs = bridge.inputs().await?;
     let frontend = if opts.dockerfile_frontend.is_some() {
         "gateway.v0"
     } else {
@@ -379,11 +405,16 @@ async fn finish(
         serde_json::json!({"policies": &policy_names, "sources": records, "timings": timings})
     );
     let report = serde_json::json!({"policies": policy_names, "sources": records});
+    // Without a policy nothing was verified, so nothing is attested: the result is then the
+    // Dockerfile frontend's own, as a build through the stock frontend gives it.
+    if decider.policies.is_empty() {
+        return Ok(assemble(sub, refs, &report, timings));
+    }
     let digests = decider.policies.digests();
     let facts = attest::BuildFacts {
         policies: &digests,
         mode: opts.policy_mode.as_str(),
-        time: jiff::Timestamp::now().to_string(),
+        time: attest::VerifiedTime::from_metadata(&sub.metadata),
         dockerfile: opts
             .all
             .get("filename")
@@ -394,6 +425,8 @@ async fn finish(
     let statements = attest::attestations(bridge, &sub, &refs, &facts).await?;
     let mut result = assemble(sub, refs, &report, timings);
     match statements {
+        // After the Dockerfile frontend's own (its SBOM); BuildKit appends its provenance
+        // to the list after the frontend returns.
         Some(a) => {
             for (key, list) in a {
                 result

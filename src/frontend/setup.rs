@@ -7,9 +7,10 @@ use std::sync::Arc;
 use crate::attest;
 use crate::error::{Error, Result};
 use crate::gateway::{Bridge, Options};
+use crate::policy::load::{Place, Places};
 use crate::policy::{self, Mode, Needs, PolicySet};
-use crate::verify::bundle::Root;
 use crate::verify::image::ImageVerifier;
+use crate::verify::trust::SigstoreRoot;
 
 pub struct Setup {
     pub policies: PolicySet,
@@ -22,11 +23,12 @@ pub struct Setup {
     pub trust_root: Option<attest::TrustRoot>,
 }
 
-pub async fn policies(bridge: &Bridge, opts: &Options) -> Result<Setup> {
+/// `places`: where the Dockerfile frontend reads the Dockerfile and the build context.
+pub async fn policies(bridge: &Bridge, opts: &Options, places: &Places) -> Result<Setup> {
     let (mut policies, load_vertex) = match opts.policy_mode {
         Mode::Off => (PolicySet::compile(vec![])?, String::new()),
         Mode::Enforce | Mode::Warn | Mode::ReportOnly => {
-            let loaded = policy::load_all(bridge, opts).await?;
+            let loaded = policy::load_all(bridge, opts, places).await?;
             loaded.require_strict(opts)?;
             if let Some(line) = loaded.notice() {
                 notice(bridge, &line).await?;
@@ -43,7 +45,7 @@ pub async fn policies(bridge: &Bridge, opts: &Options) -> Result<Setup> {
     let images = if needs.image_attestations || opts.trusted_root.is_some() {
         let roots = match &opts.trusted_root {
             Some(path) => {
-                let (root, roots) = context_root(bridge, opts, path).await?;
+                let (root, roots) = context_root(bridge, opts, &places.context, path).await?;
                 trust_root = Some(root);
                 // The build's own root replaces the embedded ones for downloads too.
                 policies.set_trust_roots(roots.clone());
@@ -51,7 +53,7 @@ pub async fn policies(bridge: &Bridge, opts: &Options) -> Result<Setup> {
             }
             None => {
                 trust_root = Some(attest::TrustRoot::embedded());
-                Root::embedded()
+                SigstoreRoot::embedded()
                     .map_err(|e| Error::option("trusted-root", e))?
                     .into()
             }
@@ -82,10 +84,11 @@ async fn notice(bridge: &Bridge, line: &str) -> Result<()> {
 async fn context_root(
     bridge: &Bridge,
     opts: &Options,
+    context: &Place,
     path: &str,
-) -> Result<(attest::TrustRoot, Arc<[Root]>)> {
+) -> Result<(attest::TrustRoot, Arc<[SigstoreRoot]>)> {
     let named = opts.trusted_root_context.as_deref();
-    let data = policy::load::context_file(bridge, opts, path, named).await?;
+    let data = policy::load::context_file(bridge, opts, context, path, named).await?;
     let uri = match named {
         None => format!("context:{path}"),
         Some(n) => format!("named-context:{n}:{path}"),
@@ -93,7 +96,8 @@ async fn context_root(
     let root = attest::TrustRoot::file(uri, &data);
     let text = String::from_utf8(data)
         .map_err(|_| Error::option("trusted-root", format!("{path} is not text")))?;
-    let roots: Arc<[Root]> =
-        vec![Root::from_json(path, &text).map_err(|e| Error::option("trusted-root", e))?].into();
+    let roots: Arc<[SigstoreRoot]> =
+        vec![SigstoreRoot::from_json(path, &text).map_err(|e| Error::option("trusted-root", e))?]
+            .into();
     Ok((root, roots))
 }

@@ -1,5 +1,10 @@
-use std::collections::{BTreeMap, BTreeSet};
+mod cache;
+mod wire;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 
 use super::transport::MAX_MESSAGE_SIZE;
@@ -62,16 +67,20 @@ pub struct SubResult {
 
 pub struct Bridge {
     client: LlbBridgeClient<Channel>,
+    /// For the one call made with hand-encoded bytes (`Return`, see `wire`).
+    channel: Channel,
     pub caps: Caps,
     /// The default worker's first platform: what BuildKit resolved this frontend image for.
     pub worker_platform: Option<crate::proto::pb::Platform>,
+    /// The build's cache imports, given to every solve (`use_cache_imports`).
+    cache_imports: OnceLock<Vec<gw::CacheOptionsEntry>>,
 }
 
 impl Bridge {
     /// Pings the daemon and records its capabilities; every later decision about what the
     /// daemon can do is made from these, never by trial and error.
     pub async fn new(channel: Channel) -> Result<Self> {
-        let mut client = LlbBridgeClient::new(channel)
+        let mut client = LlbBridgeClient::new(channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
         // Go's gateway client gives Ping 15 s too: a daemon that does not answer the first
@@ -89,9 +98,21 @@ impl Bridge {
             .cloned();
         Ok(Bridge {
             client,
+            channel,
             caps,
             worker_platform,
+            cache_imports: OnceLock::new(),
         })
+    }
+
+    /// Reads the build's cache imports from its options (`cache-imports`, `cache-from`), as
+    /// the Dockerfile frontend does: the pinned graphs are solved here, not by it, and
+    /// without them a build would lose its remote cache. Once per build; later calls keep
+    /// the first imports.
+    pub fn use_cache_imports(&self, opts: &BTreeMap<String, String>) -> Result<()> {
+        let imports = cache::from_options(opts)?;
+        let _ = self.cache_imports.set(imports);
+        Ok(())
     }
 
     /// The client's frontend inputs (named contexts given as LLB), as marshalled definitions.
@@ -216,6 +237,7 @@ impl Bridge {
             evaluate,
             allow_result_return: true,
             allow_result_array_ref: true,
+            cache_imports: self.cache_imports.get().cloned().unwrap_or_default(),
             ..Default::default()
         };
         let resp = self
@@ -235,6 +257,18 @@ impl Bridge {
 
     /// Reads a file from a solved ref; `Ok(None)` if it does not exist.
     pub async fn read_file(&self, ref_id: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        self.read_file_range(ref_id, path, None).await
+    }
+
+    /// Reads at most `head` bytes from the start of a file (all of it for `None`), e.g. to
+    /// tell an archive by its first bytes without transferring it; `Ok(None)` if it does
+    /// not exist.
+    pub async fn read_file_range(
+        &self,
+        ref_id: &str,
+        path: &str,
+        head: Option<i64>,
+    ) -> Result<Option<Vec<u8>>> {
         self.caps
             .require_frontend("readfile", "read policy files from the build context")?;
         let resp = self
@@ -243,6 +277,7 @@ impl Bridge {
             .read_file(gw::ReadFileRequest {
                 r#ref: ref_id.to_string(),
                 file_path: path.to_string(),
+                range: head.map(|length| gw::FileRange { offset: 0, length }),
                 ..Default::default()
             })
             .await;
@@ -285,15 +320,27 @@ impl Bridge {
             .into_inner())
     }
 
+    /// Returns the result with every map value on the wire (see `wire`): what Go's gateway
+    /// client sends, and what buildkitd needs not to crash on an empty ref.
     pub async fn return_result(&self, result: gw::Result) -> Result<()> {
-        self.client
-            .clone()
-            .r#return(gw::ReturnRequest {
-                result: Some(result),
-                error: None,
-            })
-            .await
-            .map_err(|s| Error::gateway("Return", s))?;
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE);
+        grpc.ready().await.map_err(|e| {
+            Error::gateway(
+                "Return",
+                tonic::Status::unavailable(format!("the gateway is not ready: {e}")),
+            )
+        })?;
+        let codec = tonic_prost::ProstCodec::<wire::Encoded, gw::ReturnResponse>::default();
+        let path = PathAndQuery::from_static("/moby.buildkit.v1.frontend.LLBBridge/Return");
+        grpc.unary(
+            tonic::Request::new(wire::return_request(result)),
+            path,
+            codec,
+        )
+        .await
+        .map_err(|s| Error::gateway("Return", s))?;
         Ok(())
     }
 

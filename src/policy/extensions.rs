@@ -3,12 +3,16 @@
 //! `EvalState`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{anyhow, bail};
 use regorus::{Engine, Value};
 
-use crate::verify::pgp::ChecksumRequest;
+use crate::sources::image_ref::validate_digest;
+use crate::verify::bundle::attestation_signature;
+use crate::verify::git as git_sig;
+use crate::verify::pgp::{ChecksumRequest, Detached};
+use crate::verify::trust::SigstoreRoot;
 
 /// What the extensions may read and record during one evaluation.
 #[derive(Debug, Default)]
@@ -23,7 +27,7 @@ pub struct EvalState {
     pub wanted_checksum: Option<ChecksumRequest>,
     /// The trust roots the build was given (`trusted-root`), for `artifact_attestation`;
     /// unset, the embedded roots apply.
-    pub trust_roots: Option<Arc<[crate::verify::bundle::Root]>>,
+    pub trust_roots: Option<Arc<[SigstoreRoot]>>,
 }
 
 /// Source bytes a builtin needs that the input document does not carry.
@@ -52,9 +56,7 @@ fn string_arg(name: &str, v: &Value) -> anyhow::Result<String> {
 /// pin or verify something other than the source being decided.
 fn must_be_input(name: &str, what: &str, arg: &Value, state: &Shared) -> anyhow::Result<()> {
     let arg = json(arg)?;
-    let st = state
-        .lock()
-        .map_err(|_| anyhow!("{name}: policy state poisoned"))?;
+    let st = state.lock().map_err(|_| poisoned(name))?;
     if st.input.get(what) != Some(&arg) {
         bail!("{name}: the first argument must be input.{what}");
     }
@@ -77,92 +79,116 @@ impl PolicyFiles {
     }
 }
 
+/// Registers Buildx's builtins on `engine`, reading `state` and the policy's `files`.
 pub fn register(
     engine: &mut Engine,
     state: &Shared,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> anyhow::Result<()> {
+    let files = PolicyFiles(Arc::new(files.clone()));
+    pin_image(engine, state)?;
+    load_json(engine, &files)?;
+    verify_git_signature(engine, state, &files)?;
+    artifact_attestation(engine, state, &files)?;
+    verify_http_pgp_signature(engine, state, &files)?;
+    github_attestation(engine)
+}
+
+fn poisoned(name: &str) -> anyhow::Error {
+    anyhow!("{name}: policy state poisoned")
+}
+
+/// `pin_image(input.image, digest)`: the build uses the image at `digest` instead.
+fn pin_image(engine: &mut Engine, state: &Shared) -> anyhow::Result<()> {
+    const NAME: &str = "pin_image";
     let st = state.clone();
     engine.add_extension(
-        "pin_image".into(),
+        NAME.into(),
         2,
         Box::new(move |args: Vec<Value>| {
-            must_be_input("pin_image", "image", &args[0], &st)?;
-            let digest = string_arg("pin_image", &args[1])?;
-            crate::sources::image_ref::validate_digest(&digest)
-                .map_err(|e| anyhow!("pin_image: {e}"))?;
-            st.lock()
-                .map_err(|_| anyhow!("pin_image: policy state poisoned"))?
-                .pins
-                .push(digest);
+            must_be_input(NAME, "image", &args[0], &st)?;
+            let digest = string_arg(NAME, &args[1])?;
+            validate_digest(&digest).map_err(|e| anyhow!("{NAME}: {e}"))?;
+            st.lock().map_err(|_| poisoned(NAME))?.pins.push(digest);
             Ok(Value::from(true))
         }),
-    )?;
+    )
+}
 
-    let files = PolicyFiles(Arc::new(files.clone()));
-    let json_files = files.clone();
+/// `load_json(path)`: a JSON file read with the policy.
+fn load_json(engine: &mut Engine, files: &PolicyFiles) -> anyhow::Result<()> {
+    const NAME: &str = "load_json";
+    let files = files.clone();
     engine.add_extension(
-        "load_json".into(),
+        NAME.into(),
         1,
         Box::new(move |args: Vec<Value>| {
-            let path = string_arg("load_json", &args[0])?;
-            let data = json_files.get("load_json", "file", &path)?;
+            let path = string_arg(NAME, &args[0])?;
+            let data = files.get(NAME, "file", &path)?;
             if data.len() > 4 << 20 {
-                bail!("load_json: {path} is larger than 4 MiB");
+                bail!("{NAME}: {path} is larger than 4 MiB");
             }
             let text =
-                std::str::from_utf8(data).map_err(|_| anyhow!("load_json: {path} is not UTF-8"))?;
-            Value::from_json_str(text).map_err(|e| anyhow!("load_json: {path}: {e}"))
+                std::str::from_utf8(data).map_err(|_| anyhow!("{NAME}: {path} is not UTF-8"))?;
+            Value::from_json_str(text).map_err(|e| anyhow!("{NAME}: {path}: {e}"))
         }),
-    )?;
+    )
+}
 
+/// `verify_git_signature(input.git.commit | input.git.tag, keyfile)`: whether the raw git
+/// object is signed by a key of the file.
+fn verify_git_signature(
+    engine: &mut Engine,
+    state: &Shared,
+    files: &PolicyFiles,
+) -> anyhow::Result<()> {
+    const NAME: &str = "verify_git_signature";
     let st = state.clone();
-    let key_files = files.clone();
+    let files = files.clone();
     engine.add_extension(
-        "verify_git_signature".into(),
+        NAME.into(),
         2,
         Box::new(move |args: Vec<Value>| {
-            const NAME: &str = "verify_git_signature";
             let obj = json(&args[0])?;
             let keyfile = string_arg(NAME, &args[1])?;
-            let key = key_files.get(NAME, "key file", &keyfile)?;
-            let st = st
-                .lock()
-                .map_err(|_| anyhow!("{NAME}: policy state poisoned"))?;
+            let key = files.get(NAME, "key file", &keyfile)?;
+            let st = st.lock().map_err(|_| poisoned(NAME))?;
             let git = &st.input["git"];
             let signed = if git.get("commit") == Some(&obj) {
-                st.raw
-                    .git_commit
-                    .as_deref()
-                    .map(crate::verify::git::split_commit)
+                st.raw.git_commit.as_deref().map(git_sig::split_commit)
             } else if git.get("tag") == Some(&obj) {
-                st.raw.git_tag.as_deref().map(crate::verify::git::split_tag)
+                st.raw.git_tag.as_deref().map(git_sig::split_tag)
             } else {
                 bail!("{NAME}: the first argument must be input.git.commit or input.git.tag");
             };
             let signed = signed.ok_or_else(|| anyhow!("{NAME}: the git object was not fetched"))?;
-            let ok = crate::verify::git::verify(&signed, key)
-                .map_err(|e| anyhow!("{NAME}: {keyfile}: {e}"))?;
+            let ok =
+                git_sig::verify(&signed, key).map_err(|e| anyhow!("{NAME}: {keyfile}: {e}"))?;
             Ok(Value::from(ok))
         }),
-    )?;
+    )
+}
 
+/// `artifact_attestation(input.http, bundle)`: the verified Sigstore bundle's signature
+/// over the download, under the build's trust roots (else the embedded ones).
+fn artifact_attestation(
+    engine: &mut Engine,
+    state: &Shared,
+    files: &PolicyFiles,
+) -> anyhow::Result<()> {
+    const NAME: &str = "artifact_attestation";
     let st = state.clone();
-    let bundle_files = files.clone();
-    let embedded: Arc<std::sync::OnceLock<Result<Vec<crate::verify::bundle::Root>, String>>> =
-        Arc::default();
+    let files = files.clone();
+    let embedded: Arc<OnceLock<Result<Vec<SigstoreRoot>, String>>> = Arc::default();
     engine.add_extension(
-        "artifact_attestation".into(),
+        NAME.into(),
         2,
         Box::new(move |args: Vec<Value>| {
-            const NAME: &str = "artifact_attestation";
             must_be_input(NAME, "http", &args[0], &st)?;
             let file = string_arg(NAME, &args[1])?;
-            let bundle = bundle_files.get(NAME, "bundle", &file)?;
+            let bundle = files.get(NAME, "bundle", &file)?;
             let (checksum, given) = {
-                let st = st
-                    .lock()
-                    .map_err(|_| anyhow!("{NAME}: policy state poisoned"))?;
+                let st = st.lock().map_err(|_| poisoned(NAME))?;
                 (
                     st.input["http"]["checksum"].as_str().map(str::to_string),
                     st.trust_roots.clone(),
@@ -172,16 +198,16 @@ pub fn register(
                 .as_deref()
                 .and_then(|c| c.strip_prefix("sha256:"))
                 .ok_or_else(|| anyhow!("{NAME}: the download has no sha256 checksum"))?;
-            let roots: &[crate::verify::bundle::Root] = match &given {
+            let roots: &[SigstoreRoot] = match &given {
                 Some(r) => r,
                 None => embedded
-                    .get_or_init(crate::verify::bundle::Root::embedded)
+                    .get_or_init(SigstoreRoot::embedded)
                     .as_ref()
                     .map_err(|e| anyhow!("{NAME}: {e}"))?,
             };
             // As in Buildx: a bundle that does not verify makes the call undefined (the rule
             // does not hold); only unreadable inputs are errors.
-            match crate::verify::bundle::attestation_signature(bundle, hex, roots) {
+            match attestation_signature(bundle, hex, roots) {
                 Ok(sig) => {
                     Value::from_json_str(&sig.to_string()).map_err(|e| anyhow!("{NAME}: {e}"))
                 }
@@ -191,25 +217,30 @@ pub fn register(
                 }
             }
         }),
-    )?;
+    )
+}
 
+/// `verify_http_pgp_signature(input.http, sigfile, keyfile)`: whether the detached OpenPGP
+/// signature over the download verifies with a key of the file.
+fn verify_http_pgp_signature(
+    engine: &mut Engine,
+    state: &Shared,
+    files: &PolicyFiles,
+) -> anyhow::Result<()> {
+    const NAME: &str = "verify_http_pgp_signature";
     let st = state.clone();
-    let pgp_files = files;
+    let files = files.clone();
     engine.add_extension(
-        "verify_http_pgp_signature".into(),
+        NAME.into(),
         3,
         Box::new(move |args: Vec<Value>| {
-            const NAME: &str = "verify_http_pgp_signature";
             must_be_input(NAME, "http", &args[0], &st)?;
             let sigfile = string_arg(NAME, &args[1])?;
             let keyfile = string_arg(NAME, &args[2])?;
-            let sig = pgp_files.get(NAME, "signature", &sigfile)?;
-            let key = pgp_files.get(NAME, "key file", &keyfile)?;
-            let detached = crate::verify::pgp::Detached::parse(sig)
-                .map_err(|e| anyhow!("{NAME}: {sigfile}: {e}"))?;
-            let mut st = st
-                .lock()
-                .map_err(|_| anyhow!("{NAME}: policy state poisoned"))?;
+            let sig = files.get(NAME, "signature", &sigfile)?;
+            let key = files.get(NAME, "key file", &keyfile)?;
+            let detached = Detached::parse(sig).map_err(|e| anyhow!("{NAME}: {sigfile}: {e}"))?;
+            let mut st = st.lock().map_err(|_| poisoned(NAME))?;
             let known = st
                 .raw
                 .http_checksums
@@ -231,10 +262,12 @@ pub fn register(
                 }
             }
         }),
-    )?;
+    )
+}
 
-    // github_attestation asks api.github.com, which a frontend running without network can
-    // never reach: it fails the evaluation, so a policy relying on it never allows.
+/// github_attestation asks api.github.com, which a frontend running without network can
+/// never reach: it fails the evaluation, so a policy relying on it never allows.
+fn github_attestation(engine: &mut Engine) -> anyhow::Result<()> {
     engine.add_extension(
         "github_attestation".into(),
         2,
@@ -243,6 +276,5 @@ pub fn register(
                 "github_attestation needs api.github.com, which a frontend without network cannot reach; the source is refused"
             ))
         }),
-    )?;
-    Ok(())
+    )
 }

@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::gitobj;
+use super::image_names::image_names;
 use crate::proto::pb;
 use crate::resolve::Facts;
 use crate::sources::{ImageRef, Source};
@@ -91,7 +93,7 @@ fn image(
     facts: Option<&Facts>,
 ) -> Result<Value, String> {
     let p = platform.ok_or("platform required for image source")?;
-    let mut m = image_names(r);
+    let mut m = image_names(r)?;
     // A tag is a claim about the digest; with both written, BuildKit uses the digest. When
     // the tag was checked and names another digest now, the policy does not get the tag.
     let tag_holds = match facts {
@@ -143,72 +145,38 @@ fn image(
     Ok(Value::Object(m))
 }
 
-/// `ref`, `host`, `repo`, `fullRepo` of a normalized reference, as Buildx names them.
-pub(crate) fn image_names(r: &ImageRef) -> Map<String, Value> {
-    let (host, path) = match r.name.split_once('/') {
-        Some((h, rest)) if h.contains(['.', ':']) || h == "localhost" => {
-            (h.to_string(), rest.to_string())
-        }
-        _ => ("docker.io".to_string(), r.name.clone()),
-    };
-    let full_repo = format!("{host}/{path}");
-    // Familiar name, as reference.FamiliarName: docker.io/library/x -> x, docker.io/o/x -> o/x.
-    let repo = if host == "docker.io" {
-        path.strip_prefix("library/")
-            .filter(|p| !p.contains('/'))
-            .unwrap_or(&path)
-            .to_string()
-    } else {
-        full_repo.clone()
-    };
-    let mut m = Map::new();
-    m.insert(
-        "ref".into(),
-        json!(
-            ImageRef {
-                name: full_repo.clone(),
-                ..r.clone()
-            }
-            .to_string()
-        ),
-    );
-    m.insert("host".into(), json!(host));
-    m.insert("repo".into(), json!(repo));
-    m.insert("fullRepo".into(), json!(full_repo));
-    m
+/// What the policy reads of an image config. Its runtime part is oci-spec's `Config`; the
+/// rest is not required, as Buildx's decoder (Go's) does not require `architecture`, `os`
+/// or `rootfs`, which oci-spec's `ImageConfiguration` does.
+#[derive(Deserialize)]
+struct ImageConfig {
+    created: Option<String>,
+    config: Option<oci_spec::image::Config>,
 }
 
 fn image_config(m: &mut Map<String, Value>, raw: &[u8]) -> Result<(), String> {
-    let cfg: Value =
-        serde_json::from_slice(raw).map_err(|e| format!("image config is not JSON: {e}"))?;
-    if let Some(created) = cfg.get("created").and_then(Value::as_str) {
+    let cfg: ImageConfig =
+        serde_json::from_slice(raw).map_err(|e| format!("image config is malformed: {e}"))?;
+    if let Some(created) = cfg.created {
         m.insert("createdTime".into(), json!(created));
     }
-    let c = cfg.get("config").cloned().unwrap_or(Value::Null);
-    m.insert(
-        "env".into(),
-        c.get("Env")
-            .cloned()
-            .filter(Value::is_array)
-            .unwrap_or(json!([])),
-    );
+    let c = cfg.config.unwrap_or_default();
+    m.insert("env".into(), json!(c.env().clone().unwrap_or_default()));
     m.insert(
         "labels".into(),
-        c.get("Labels")
-            .cloned()
-            .filter(Value::is_object)
-            .unwrap_or(json!({})),
+        json!(c.labels().clone().unwrap_or_default()),
     );
-    m.insert("user".into(), c.get("User").cloned().unwrap_or(json!("")));
-    let volumes: Vec<&String> = c
-        .get("Volumes")
-        .and_then(Value::as_object)
-        .map(|v| v.keys().collect())
-        .unwrap_or_default();
+    m.insert(
+        "user".into(),
+        json!(c.user().as_deref().unwrap_or_default()),
+    );
+    // oci-spec reads the volume set through a hash map; JSON objects here are sorted.
+    let mut volumes = c.volumes().clone().unwrap_or_default();
+    volumes.sort();
     m.insert("volumes".into(), json!(volumes));
     m.insert(
         "workingDir".into(),
-        c.get("WorkingDir").cloned().unwrap_or(json!("")),
+        json!(c.working_dir().as_deref().unwrap_or_default()),
     );
     Ok(())
 }
@@ -483,6 +451,35 @@ mod tests {
     }
 
     #[test]
+    fn image_config_is_read_as_an_oci_config() {
+        let facts = |cfg: &str| Facts::Image {
+            digest: format!("sha256:{}", "c".repeat(64)),
+            config: Some(cfg.as_bytes().to_vec()),
+            chain: None,
+            tag_digest: None,
+        };
+        let id = "docker-image://docker.io/library/alpine:latest";
+        let op = op(id, &[]);
+        let src = Source::parse(&op).unwrap();
+        let input = |cfg: &str| document(&json!({}), &src, &op, Some(&amd64()), Some(&facts(cfg)));
+        let d = input(r#"{"config":{"Volumes":{"/z":{},"/a":{},"/m":{}}}}"#).unwrap();
+        assert_eq!(d["image"]["volumes"], json!(["/a", "/m", "/z"]));
+        assert_eq!(d["image"]["env"], json!([]));
+        assert_eq!(d["image"]["user"], "");
+        // Shapes an OCI config cannot have are refused, not read as empty.
+        for bad in [
+            r#"{"config":{"Env":"A=B"}}"#,
+            r#"{"config":{"Labels":["a"]}}"#,
+            r#"{"config":{"User":1}}"#,
+            r#"{"created":5}"#,
+            "[]",
+        ] {
+            let err = input(bad).unwrap_err();
+            assert!(err.contains("image config is malformed"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn image_familiar_names() {
         let repo = |id: &str| doc(id, &[], Some(&amd64()), None)["image"]["repo"].clone();
         assert_eq!(repo("docker-image://docker.io/org/app:1"), "org/app");
@@ -499,7 +496,7 @@ mod tests {
     fn image_attestation_chain_sets_has_provenance() {
         use sha2::{Digest, Sha256};
         // An attestation manifest BuildKit returned with the chain (an SBOM only, no SLSA).
-        let manifest = br#"{"schemaVersion":2,"layers":[{"digest":"sha256:00","annotations":{"in-toto.io/predicate-type":"https://spdx.dev/Document"}}]}"#.to_vec();
+        let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[{"mediaType":"application/spdx+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1,"annotations":{"in-toto.io/predicate-type":"https://spdx.dev/Document"}}]}"#.to_vec();
         let att = format!("sha256:{}", hex::encode(Sha256::digest(&manifest)));
         let chain = |att: &str, blobs: bool| Facts::Image {
             digest: format!("sha256:{}", "a".repeat(64)),

@@ -40,6 +40,74 @@ impl Reader for FsDir {
     }
 }
 
+/// Where a directory of the build is read from: a local directory of the client, or a
+/// solved ref (a pinned remote context, or a frontend input) below `prefix`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Place {
+    Local(String),
+    Ref {
+        ref_id: String,
+        /// The op a warning about the policies attaches to.
+        vertex: String,
+        /// The directory inside the ref (`contextsubdir`), empty for its root.
+        prefix: String,
+        /// How the user names it, for messages (`git://…#main`).
+        what: String,
+        /// The definition the ref was solved from, which error locations name.
+        definition: pb::Definition,
+    },
+}
+
+/// Where the Dockerfile's directory (and the automatic policy) and the build context (the
+/// `policy` option's files) are read from, as the Dockerfile frontend reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Places {
+    pub dockerfile: Place,
+    pub context: Place,
+}
+
+impl Places {
+    /// The client's local directories named by `dockerfilekey` and `contextkey`.
+    pub fn local(opts: &Options) -> Self {
+        let name = |key: &str, default: &str| {
+            Place::Local(
+                opts.all
+                    .get(key)
+                    .map_or(default, String::as_str)
+                    .to_string(),
+            )
+        };
+        Places {
+            dockerfile: name("dockerfilekey", "dockerfile"),
+            context: name("contextkey", "context"),
+        }
+    }
+}
+
+impl Place {
+    /// `path` as the user would look for it, with where it was looked for when not local.
+    fn describe(&self, path: &str) -> String {
+        match self {
+            Place::Local(_) => path.to_string(),
+            Place::Ref { what, .. } => format!("{path} in {what}"),
+        }
+    }
+}
+
+/// A solved ref's files below a directory.
+struct RefDir<'a> {
+    bridge: &'a Bridge,
+    ref_id: &'a str,
+    prefix: &'a str,
+}
+
+impl Reader for RefDir<'_> {
+    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let full = join(self.prefix.trim_matches('/'), path);
+        self.bridge.read_file(self.ref_id, &full).await
+    }
+}
+
 /// A local directory of the client, solved so its files can be read.
 struct LocalDir<'a> {
     bridge: &'a Bridge,
@@ -47,6 +115,8 @@ struct LocalDir<'a> {
     /// The digest of the local source op: a vertex the client has seen, which warnings
     /// can be attached to (as the Dockerfile frontend does with its own load vertex).
     pub vertex: String,
+    /// The definition it was solved from, which error locations name.
+    pub definition: pb::Definition,
 }
 
 impl<'a> LocalDir<'a> {
@@ -115,6 +185,7 @@ impl<'a> LocalDir<'a> {
             bridge,
             ref_id: r.id,
             vertex,
+            definition: def,
         })
     }
 }
@@ -393,69 +464,93 @@ fn auto_policy_path(opts: &Options) -> String {
 }
 
 /// Every policy this build must pass, in order: the automatic one, then the `policy` option's,
-/// with whether any was found.
-pub async fn load_all(bridge: &Bridge, opts: &Options) -> Result<Loaded> {
-    let mut out = Vec::new();
-    if let Some(remote) = opts.all.get("context").filter(|c| c.contains("://")) {
-        return Err(Error::option(
-            "context",
-            format!(
-                "the build context is remote ({remote}); reading policies from it is not supported yet. \
-                 Build from a local context, or set policy-mode=off to build without a policy"
-            ),
-        ));
-    }
-    let df_local = opts
-        .all
-        .get("dockerfilekey")
-        .map_or("dockerfile", String::as_str);
-    let dir = LocalDir::open(bridge, opts, df_local, &rego_patterns(), "policies").await?;
+/// with whether any was found. Both are read where the Dockerfile frontend reads the
+/// Dockerfile and the build context (`places`).
+pub async fn load_all(bridge: &Bridge, opts: &Options, places: &Places) -> Result<Loaded> {
     let auto = auto_policy_path(opts);
     let label = auto.rsplit('/').next().unwrap_or(&auto).to_string();
-    if let Some(p) = load_one(bridge, opts, df_local, &dir, &auto, label).await? {
-        out.push(p);
-    }
+    let (found, vertex) =
+        load_from(bridge, opts, &places.dockerfile, &[(auto.clone(), label)]).await?;
+    let mut out: Vec<PolicySource> = found.into_iter().flatten().collect();
     if !opts.policies.is_empty() {
-        let ctx_local = opts.all.get("contextkey").map_or("context", String::as_str);
-        let ctx = LocalDir::open(bridge, opts, ctx_local, &rego_patterns(), "policies").await?;
-        for path in &opts.policies {
-            let p = load_one(bridge, opts, ctx_local, &ctx, path, path.clone())
-                .await?
-                .ok_or_else(|| {
-                    Error::option("policy", format!("{path} not found in the build context"))
-                })?;
+        let wanted: Vec<(String, String)> = opts
+            .policies
+            .iter()
+            .map(|p| (p.clone(), p.clone()))
+            .collect();
+        let (found, _) = load_from(bridge, opts, &places.context, &wanted).await?;
+        for (p, (path, _)) in found.into_iter().zip(&wanted) {
+            let p = p.ok_or_else(|| {
+                let what = places.context.describe("the build context");
+                Error::option("policy", format!("{path} not found in {what}"))
+            })?;
             out.push(p);
         }
     }
     Ok(Loaded {
         found: !out.is_empty(),
         sources: out,
-        vertex: dir.vertex.clone(),
-        looked_for: vec![auto],
+        vertex,
+        looked_for: vec![places.dockerfile.describe(&auto)],
     })
 }
 
-/// A file the options name in the build context (e.g. `trusted-root`), read like policies.
-/// A file the options name in the build context, or in the named context `named` (e.g.
-/// `trusted-root`), read like policies.
+/// Reads the policies `(path, label)` from one place (`None` for a missing one), and the
+/// vertex warnings about them attach to.
+async fn load_from(
+    bridge: &Bridge,
+    opts: &Options,
+    place: &Place,
+    wanted: &[(String, String)],
+) -> Result<(Vec<Option<PolicySource>>, String)> {
+    let mut out = Vec::new();
+    match place {
+        Place::Local(name) => {
+            let dir = LocalDir::open(bridge, opts, name, &rego_patterns(), "policies").await?;
+            for (path, label) in wanted {
+                out.push(load_one(bridge, opts, name, &dir, path, label.clone()).await?);
+            }
+            Ok((out, dir.vertex))
+        }
+        Place::Ref {
+            ref_id,
+            vertex,
+            prefix,
+            ..
+        } => {
+            let dir = RefDir {
+                bridge,
+                ref_id,
+                prefix,
+            };
+            for (path, label) in wanted {
+                out.push(read_policy(&dir, path, label.clone()).await?);
+            }
+            Ok((out, vertex.clone()))
+        }
+    }
+}
+
+/// A file the options name in the build context (`context`), or in the named context
+/// `named` (e.g. `trusted-root`), read like policies.
 pub async fn context_file(
     bridge: &Bridge,
     opts: &Options,
+    context: &Place,
     path: &str,
     named: Option<&str>,
 ) -> Result<Vec<u8>> {
     let err = |m: String| Error::option("trusted-root", m);
-    let (local, what) = match named {
-        None => (
-            opts.all
-                .get("contextkey")
-                .map_or("context", String::as_str)
-                .to_string(),
-            "the build context".to_string(),
-        ),
+    let (local, what) = match (named, context) {
+        (None, Place::Ref { .. }) => {
+            let data = read_at(bridge, opts, context, path).await?;
+            let what = context.describe("the build context");
+            return data.ok_or_else(|| err(format!("{path} not found in {what}")));
+        }
+        (None, Place::Local(name)) => (name.clone(), "the build context".to_string()),
         // Buildx sends `--build-context name=dir` as `context:name=local:<session dir>`;
         // buildctl users name the local directory itself (`--local name=dir`).
-        Some(name) => match opts.all.get(&format!("context:{name}")) {
+        (Some(name), _) => match opts.all.get(&format!("context:{name}")) {
             Some(v) => match v.strip_prefix("local:") {
                 Some(l) => (l.to_string(), format!("named context {name}")),
                 None => {
@@ -467,10 +562,51 @@ pub async fn context_file(
             None => (name.to_string(), format!("local {name}")),
         },
     };
-    let dir = LocalDir::open(bridge, opts, &local, &[path.to_string()], "trusted root").await?;
-    dir.read(path)
+    read_at(bridge, opts, &Place::Local(local), path)
         .await?
         .ok_or_else(|| err(format!("{path} not found in {what}")))
+}
+
+/// One file of a place (for a local directory, only that file is transferred), with the
+/// definition it was read from, which error locations name.
+pub async fn read_at_with_definition(
+    bridge: &Bridge,
+    opts: &Options,
+    place: &Place,
+    path: &str,
+) -> Result<Option<(Vec<u8>, pb::Definition)>> {
+    match place {
+        Place::Local(name) => {
+            let dir = LocalDir::open(bridge, opts, name, &[path.to_string()], "file").await?;
+            let data = dir.read(path).await?;
+            Ok(data.map(|d| (d, dir.definition)))
+        }
+        Place::Ref {
+            ref_id,
+            prefix,
+            definition,
+            ..
+        } => {
+            let dir = RefDir {
+                bridge,
+                ref_id,
+                prefix,
+            };
+            let data = dir.read(path).await?;
+            Ok(data.map(|d| (d, definition.clone())))
+        }
+    }
+}
+
+async fn read_at(
+    bridge: &Bridge,
+    opts: &Options,
+    place: &Place,
+    path: &str,
+) -> Result<Option<Vec<u8>>> {
+    Ok(read_at_with_definition(bridge, opts, place, path)
+        .await?
+        .map(|(d, _)| d))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 pub mod caps;
 mod extensions;
 pub mod gitobj;
+mod image_names;
 pub mod input;
 pub mod load;
 mod needs;
@@ -204,7 +205,7 @@ impl PolicySet {
 
     /// The trust roots the build was given: `artifact_attestation` then verifies against
     /// them instead of the embedded roots, as image signatures do.
-    pub fn set_trust_roots(&mut self, roots: std::sync::Arc<[crate::verify::bundle::Root]>) {
+    pub fn set_trust_roots(&mut self, roots: std::sync::Arc<[crate::verify::trust::SigstoreRoot]>) {
         for p in &self.policies {
             if let Ok(mut st) = p.state.lock() {
                 st.trust_roots = Some(roots.clone());

@@ -8,86 +8,121 @@ use serde_json::{Map, Value, json};
 
 use crate::proto::gw;
 use crate::sources::ImageRef;
-use crate::verify::image::{blob, slsa_layer};
+use crate::verify::chain::{Statement, attestation_manifest, blob, slsa_layer};
 
 /// The parsed provenance of the image, `None` when it has no SLSA provenance.
 pub fn from_chain(chain: &gw::AttestationChain) -> Result<Option<Value>, String> {
     if chain.attestation_manifest.is_empty() {
         return Ok(None);
     }
-    let manifest: Value = serde_json::from_slice(blob(chain, &chain.attestation_manifest)?)
-        .map_err(|e| format!("attestation manifest is not JSON: {e}"))?;
+    let manifest = attestation_manifest(chain)?;
     let Some(layer) = slsa_layer(&manifest) else {
         return Ok(None);
     };
-    let digest = layer["digest"]
-        .as_str()
-        .ok_or("provenance layer has no digest")?;
-    if !chain.blobs.contains_key(digest) {
+    let digest = layer.digest().to_string();
+    if !chain.blobs.contains_key(&digest) {
         // Not fetched: the policies read whether there is provenance, not what it says.
         return Ok(None);
     }
-    let statement: Value = serde_json::from_slice(blob(chain, digest)?)
-        .map_err(|e| format!("provenance statement is not JSON: {e}"))?;
-    let image = chain
-        .image_manifest
-        .strip_prefix("sha256:")
-        .unwrap_or_default();
-    let subjects = statement["subject"].as_array().cloned().unwrap_or_default();
-    if image.is_empty() || !subjects.iter().any(|s| s["digest"]["sha256"] == image) {
+    let data = blob(chain, &digest)?;
+    let statement: Statement = serde_json::from_slice(data)
+        .map_err(|e| format!("provenance statement {digest} is not an in-toto statement: {e}"))?;
+    if !statement.names(&chain.image_manifest) {
         return Err(format!(
             "the provenance statement's subject is not the image manifest {}",
             chain.image_manifest
         ));
     }
+    let statement: Value = serde_json::from_slice(data)
+        .map_err(|e| format!("provenance statement is not JSON: {e}"))?;
     Ok(Some(normalize(&statement)))
+}
+
+/// Where a SLSA predicate keeps what Buildx reads, by predicate version.
+struct Fields<'a> {
+    v1: bool,
+    build_type: &'a Value,
+    builder: &'a Value,
+    invocation: &'a Value,
+    started: &'a Value,
+    finished: &'a Value,
+    config: &'a Value,
+    request: &'a Value,
+    materials: &'a Value,
+    metadata: &'a Value,
+}
+
+impl<'a> Fields<'a> {
+    fn of(p: &'a Value, v1: bool) -> Self {
+        if v1 {
+            let bd = &p["buildDefinition"];
+            let md = &p["runDetails"]["metadata"];
+            Fields {
+                v1,
+                build_type: &bd["buildType"],
+                builder: &p["runDetails"]["builder"]["id"],
+                invocation: &md["invocationId"],
+                started: &md["startedOn"],
+                finished: &md["finishedOn"],
+                config: &bd["externalParameters"]["configSource"],
+                request: &bd["externalParameters"]["request"],
+                materials: &bd["resolvedDependencies"],
+                metadata: md,
+            }
+        } else {
+            let md = &p["metadata"];
+            Fields {
+                v1,
+                build_type: &p["buildType"],
+                builder: &p["builder"]["id"],
+                invocation: &md["buildInvocationID"],
+                started: &md["buildStartedOn"],
+                finished: &md["buildFinishedOn"],
+                config: &p["invocation"]["configSource"],
+                request: &p["invocation"]["parameters"],
+                materials: &p["materials"],
+                metadata: md,
+            }
+        }
+    }
 }
 
 /// Buildx's `ImageProvenance` from an in-toto statement with a SLSA predicate.
 pub fn normalize(statement: &Value) -> Value {
     let predicate_type = statement["predicateType"].as_str().unwrap_or_default();
-    let p = &statement["predicate"];
+    let f = Fields::of(&statement["predicate"], predicate_type.ends_with("/v1"));
     let mut m = Map::new();
     m.insert("predicateType".into(), json!(predicate_type));
-    let v1 = predicate_type.ends_with("/v1");
-    let (build_type, builder, invocation, started, finished, config, request, materials) = if v1 {
-        let bd = &p["buildDefinition"];
-        let md = &p["runDetails"]["metadata"];
-        (
-            &bd["buildType"],
-            &p["runDetails"]["builder"]["id"],
-            &md["invocationId"],
-            &md["startedOn"],
-            &md["finishedOn"],
-            &bd["externalParameters"]["configSource"],
-            &bd["externalParameters"]["request"],
-            &bd["resolvedDependencies"],
-        )
-    } else {
-        let md = &p["metadata"];
-        (
-            &p["buildType"],
-            &p["builder"]["id"],
-            &md["buildInvocationID"],
-            &md["buildStartedOn"],
-            &md["buildFinishedOn"],
-            &p["invocation"]["configSource"],
-            &p["invocation"]["parameters"],
-            &p["materials"],
-        )
-    };
     let mut put = |k: &str, v: &Value| {
         if !v.is_null() && v.as_str() != Some("") {
             m.insert(k.into(), v.clone());
         }
     };
-    put("buildType", build_type);
-    put("builderID", builder);
-    put("invocationID", invocation);
-    put("startedOn", started);
-    put("finishedOn", finished);
-    put("frontend", &request["frontend"]);
+    put("buildType", f.build_type);
+    put("builderID", f.builder);
+    put("invocationID", f.invocation);
+    put("startedOn", f.started);
+    put("finishedOn", f.finished);
+    put("frontend", &f.request["frontend"]);
+    if let Some(cs) = config_source(f.config) {
+        m.insert("configSource".into(), cs);
+    }
+    if let Some(args) = f.request["args"].as_object() {
+        m.insert("rawArgs".into(), Value::Object(args.clone()));
+        m.insert("buildArgs".into(), build_args(args));
+    }
+    build_flags(&mut m, &f);
+    let mats: Vec<Value> = f
+        .materials
+        .as_array()
+        .map(|a| a.iter().filter_map(material).collect())
+        .unwrap_or_default();
+    m.insert("materials".into(), Value::Array(mats));
+    Value::Object(m)
+}
 
+/// `configSource` in Buildx's names (v1's `entryPoint` is its `path`), `None` if empty.
+fn config_source(config: &Value) -> Option<Value> {
     let mut cs = Map::new();
     for (from, to) in [
         ("uri", "uri"),
@@ -99,28 +134,25 @@ pub fn normalize(statement: &Value) -> Value {
             cs.insert(to.into(), v.clone());
         }
     }
-    if !cs.is_empty() {
-        m.insert("configSource".into(), Value::Object(cs));
-    }
+    (!cs.is_empty()).then_some(Value::Object(cs))
+}
 
-    if let Some(args) = request["args"].as_object() {
-        m.insert("rawArgs".into(), Value::Object(args.clone()));
-        let build_args: Map<String, Value> = args
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("build-arg:")
-                    .map(|n| (n.to_string(), v.clone()))
-            })
-            .collect();
-        m.insert("buildArgs".into(), Value::Object(build_args));
-    }
+/// The `build-arg:` options of the request, without the prefix.
+fn build_args(args: &Map<String, Value>) -> Value {
+    let build_args: Map<String, Value> = args
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("build-arg:")
+                .map(|n| (n.to_string(), v.clone()))
+        })
+        .collect();
+    Value::Object(build_args)
+}
 
-    let md = if v1 {
-        &p["runDetails"]["metadata"]
-    } else {
-        &p["metadata"]
-    };
-    let (reproducible, hermetic) = if v1 {
+/// `reproducible`, `hermetic` and `completeness`, as each predicate version records them.
+fn build_flags(m: &mut Map<String, Value>, f: &Fields) {
+    let md = f.metadata;
+    let (reproducible, hermetic) = if f.v1 {
         (&md["buildkit_reproducible"], &md["buildkit_hermetic"])
     } else {
         (
@@ -137,7 +169,7 @@ pub fn normalize(statement: &Value) -> Value {
         "hermetic".into(),
         json!(hermetic.as_bool().unwrap_or(false)),
     );
-    let completeness = if v1 {
+    let completeness = if f.v1 {
         let c = &md["buildkit_completeness"];
         json!({"parameters": c["request"], "materials": c["resolvedDependencies"]})
     } else {
@@ -145,13 +177,6 @@ pub fn normalize(statement: &Value) -> Value {
         json!({"parameters": c["parameters"], "environment": c["environment"], "materials": c["materials"]})
     };
     m.insert("completeness".into(), completeness);
-
-    let mats: Vec<Value> = materials
-        .as_array()
-        .map(|a| a.iter().filter_map(material).collect())
-        .unwrap_or_default();
-    m.insert("materials".into(), Value::Array(mats));
-    Value::Object(m)
 }
 
 /// A provenance material as a nested input object (`{image: …}`, `{git: …}`, `{http: …}`),
@@ -160,29 +185,7 @@ fn material(mat: &Value) -> Option<Value> {
     let uri = mat["uri"].as_str()?;
     let digest = &mat["digest"];
     if let Some(rest) = uri.strip_prefix("pkg:docker/") {
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (name, version) = path.rsplit_once('@').unwrap_or((path, ""));
-        let sha = digest["sha256"].as_str().map(|h| format!("sha256:{h}"));
-        let tag = (!version.is_empty() && !version.starts_with("sha256:")).then_some(version);
-        let written = tag.map_or(name.to_string(), |t| format!("{name}:{t}"));
-        let mut r = ImageRef::normalize(&written).ok()?;
-        r.tag = tag.map(str::to_string);
-        if let Some(d) = &sha {
-            r = r.with_digest(d);
-        }
-        let mut img = super::input::image_names(&r);
-        if let Some(t) = tag {
-            img.insert("tag".into(), json!(t));
-        }
-        if let Some(d) = &sha {
-            img.insert("checksum".into(), json!(d));
-        }
-        img.insert("isCanonical".into(), json!(sha.is_some()));
-        if let Some(p) = query.split('&').find_map(|kv| kv.strip_prefix("platform=")) {
-            let platform = p.replace("%2F", "/").replace("%2f", "/");
-            img.insert("platform".into(), json!(platform));
-        }
-        return Some(json!({ "image": img }));
+        return image_material(rest, digest).map(|img| json!({ "image": img }));
     }
     let git_like = uri.starts_with("git://") || uri.contains(".git#") || uri.ends_with(".git");
     if git_like {
@@ -208,10 +211,37 @@ fn material(mat: &Value) -> Option<Value> {
     None
 }
 
+/// An image material, from its package URL after `pkg:docker/` (`name@version?platform=`).
+fn image_material(purl: &str, digest: &Value) -> Option<Map<String, Value>> {
+    let (path, query) = purl.split_once('?').unwrap_or((purl, ""));
+    let (name, version) = path.rsplit_once('@').unwrap_or((path, ""));
+    let sha = digest["sha256"].as_str().map(|h| format!("sha256:{h}"));
+    let tag = (!version.is_empty() && !version.starts_with("sha256:")).then_some(version);
+    let written = tag.map_or(name.to_string(), |t| format!("{name}:{t}"));
+    let mut r = ImageRef::normalize(&written).ok()?;
+    r.tag = tag.map(str::to_string);
+    if let Some(d) = &sha {
+        r = r.with_digest(d);
+    }
+    let mut img = super::image_names::image_names(&r).ok()?;
+    if let Some(t) = tag {
+        img.insert("tag".into(), json!(t));
+    }
+    if let Some(d) = &sha {
+        img.insert("checksum".into(), json!(d));
+    }
+    img.insert("isCanonical".into(), json!(sha.is_some()));
+    if let Some(p) = query.split('&').find_map(|kv| kv.strip_prefix("platform=")) {
+        let platform = p.replace("%2F", "/").replace("%2f", "/");
+        img.insert("platform".into(), json!(platform));
+    }
+    Some(img)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::image::PREDICATE_TYPE_ANNOTATION;
+    use crate::verify::chain::PREDICATE_TYPE_ANNOTATION;
 
     fn vector(name: &str) -> Vec<u8> {
         std::fs::read(
@@ -233,6 +263,8 @@ mod tests {
         let manifest = serde_json::to_vec(&json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
+                       "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
             "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": layer, "size": statement.len(),
                         "annotations": {PREDICATE_TYPE_ANNOTATION: "https://slsa.dev/provenance/v1"}}]
         }))
@@ -332,6 +364,21 @@ mod tests {
         let mut c = chain_with(vector("buildkit-v1.json"), IMAGE);
         c.blobs.remove(&layer);
         assert_eq!(from_chain(&c).unwrap(), None);
+    }
+
+    #[test]
+    fn a_malformed_attestation_manifest_or_statement_is_refused() {
+        let mut c = chain_with(vector("buildkit-v1.json"), IMAGE);
+        c.blobs.remove(&c.attestation_manifest.clone());
+        // Layers without media type or size, no config: not an OCI image manifest.
+        let manifest = br#"{"schemaVersion":2,"layers":[{"digest":"sha256:00"}]}"#.to_vec();
+        c.attestation_manifest = crate::verify::chain::add_blob(&mut c, manifest);
+        let err = from_chain(&c).unwrap_err();
+        assert!(err.contains("is not an OCI image manifest"), "{err}");
+
+        let statement = serde_json::to_vec(&json!({"predicateType": "x", "subject": 1})).unwrap();
+        let err = from_chain(&chain_with(statement, IMAGE)).unwrap_err();
+        assert!(err.contains("is not an in-toto statement"), "{err}");
     }
 
     #[test]

@@ -1049,7 +1049,7 @@ fn ex22_artifact_attestation_with_the_real_bundle() {
     // With the build's own trust root (`trusted-root`), the public-good bundle no longer
     // verifies: the option replaces the embedded roots for downloads as for images.
     let kit = std::fs::read_to_string(vectors().join("../signed-chain/trusted_root.json")).unwrap();
-    let roots = vec![crate::verify::bundle::Root::from_json("kit", &kit).unwrap()];
+    let roots = vec![crate::verify::trust::SigstoreRoot::from_json("kit", &kit).unwrap()];
     p.set_trust_roots(roots.into());
     assert!(!allows(&mut p, &http(real)));
 }

@@ -130,72 +130,92 @@ async fn resolve_facts(
             (Facts::Blob { digest }, None)
         }
         Source::Local { name } => (Facts::Local { name: name.clone() }, None),
-        Source::Git { .. } => {
-            let req = gw::ResolveSourceMetaRequest {
-                git: Some(gw::ResolveSourceGitRequest {
-                    return_object: needs.git_objects,
-                }),
-                ..meta_request(op, platform)
-            };
-            let meta = source_meta(bridge, req, "git").await?;
-            let git = meta
-                .git
-                .ok_or_else(|| Error::pin(id, "the daemon returned no git metadata (BuildKit v0.26 or newer resolves git sources)"))?;
-            if git.checksum.len() < 40 || !git.checksum.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(Error::pin(
-                    id,
-                    format!(
-                        "the daemon returned an invalid git checksum {:?}",
-                        git.checksum
-                    ),
-                ));
-            }
-            let commit = if git.commit_checksum.is_empty() {
-                git.checksum.clone()
-            } else {
-                git.commit_checksum.clone()
-            };
-            let update = checksum_update(
-                bridge,
-                op,
-                ATTR_GIT_CHECKSUM,
-                &git.checksum,
-                "source.git.checksum",
-            )?;
-            let object = |b: Vec<u8>| (!b.is_empty()).then_some(b);
-            (
-                Facts::Git {
-                    checksum: git.checksum,
-                    commit,
-                    reference: git.r#ref,
-                    commit_object: object(git.commit_object),
-                    tag_object: object(git.tag_object),
-                },
-                update,
-            )
-        }
-        Source::Http { .. } => {
-            let meta = source_meta(bridge, meta_request(op, platform), "http").await?;
-            let http = meta
-                .http
-                .ok_or_else(|| Error::pin(id, "the daemon returned no http metadata (BuildKit v0.26 or newer resolves http sources)"))?;
-            validate_digest(&http.checksum).map_err(|e| Error::pin(id, e))?;
-            let update = checksum_update(
-                bridge,
-                op,
-                ATTR_HTTP_CHECKSUM,
-                &http.checksum,
-                "source.http.checksum",
-            )?;
-            (
-                Facts::Http {
-                    checksum: http.checksum,
-                    filename: http.filename,
-                },
-                update,
-            )
-        }
+        Source::Git { .. } => pin_git(bridge, op, platform, needs).await?,
+        Source::Http { .. } => pin_http(bridge, op, platform).await?,
     })
+}
+
+/// A git source, pinned to the object its ref names now (the tag object of an annotated
+/// tag, else the commit), with the raw objects when a policy reads them.
+async fn pin_git(
+    bridge: &Bridge,
+    op: &pb::SourceOp,
+    platform: Option<&pb::Platform>,
+    needs: Needs,
+) -> Result<(Facts, Option<SourceUpdate>)> {
+    let id = op.identifier.as_str();
+    let req = gw::ResolveSourceMetaRequest {
+        git: Some(gw::ResolveSourceGitRequest {
+            return_object: needs.git_objects,
+        }),
+        ..meta_request(op, platform)
+    };
+    let meta = source_meta(bridge, req, "git").await?;
+    let git = meta.git.ok_or_else(|| {
+        Error::pin(
+            id,
+            "the daemon returned no git metadata (BuildKit v0.26 or newer resolves git sources)",
+        )
+    })?;
+    if git.checksum.len() < 40 || !git.checksum.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::pin(
+            id,
+            format!(
+                "the daemon returned an invalid git checksum {:?}",
+                git.checksum
+            ),
+        ));
+    }
+    let commit = if git.commit_checksum.is_empty() {
+        git.checksum.clone()
+    } else {
+        git.commit_checksum.clone()
+    };
+    let update = checksum_update(
+        bridge,
+        op,
+        ATTR_GIT_CHECKSUM,
+        &git.checksum,
+        "source.git.checksum",
+    )?;
+    let object = |b: Vec<u8>| (!b.is_empty()).then_some(b);
+    let facts = Facts::Git {
+        checksum: git.checksum,
+        commit,
+        reference: git.r#ref,
+        commit_object: object(git.commit_object),
+        tag_object: object(git.tag_object),
+    };
+    Ok((facts, update))
+}
+
+/// An http source, pinned to the checksum of its content now.
+async fn pin_http(
+    bridge: &Bridge,
+    op: &pb::SourceOp,
+    platform: Option<&pb::Platform>,
+) -> Result<(Facts, Option<SourceUpdate>)> {
+    let id = op.identifier.as_str();
+    let meta = source_meta(bridge, meta_request(op, platform), "http").await?;
+    let http = meta.http.ok_or_else(|| {
+        Error::pin(
+            id,
+            "the daemon returned no http metadata (BuildKit v0.26 or newer resolves http sources)",
+        )
+    })?;
+    validate_digest(&http.checksum).map_err(|e| Error::pin(id, e))?;
+    let update = checksum_update(
+        bridge,
+        op,
+        ATTR_HTTP_CHECKSUM,
+        &http.checksum,
+        "source.http.checksum",
+    )?;
+    let facts = Facts::Http {
+        checksum: http.checksum,
+        filename: http.filename,
+    };
+    Ok((facts, update))
 }
 
 /// BuildKit's digest of an http source's content followed by `req.suffix`, for a detached
@@ -262,6 +282,8 @@ fn meta_request(
     }
 }
 
+/// An image source, pinned to the digest its reference resolves to now, with the config
+/// and attestation chain when a policy reads them.
 async fn pin_image(
     bridge: &Bridge,
     op: &pb::SourceOp,
@@ -286,114 +308,153 @@ async fn pin_image(
     // and checks it, whatever tag stands beside it. It is pinned as written; asking the
     // registry again is only worth a round trip when a policy reads more than the digest.
     if let (Some(digest), false) = (&r.digest, wants_meta) {
-        return Ok((
-            Facts::Image {
-                digest: digest.clone(),
-                config: None,
-                chain: None,
-                tag_digest: None,
-            },
-            None,
-        ));
+        let facts = Facts::Image {
+            digest: digest.clone(),
+            config: None,
+            chain: None,
+            tag_digest: None,
+        };
+        return Ok((facts, None));
     }
     let tag_digest = if tag_check {
-        let tag_only = ImageRef {
-            digest: None,
-            ..r.clone()
-        };
-        let op = pb::SourceOp {
-            identifier: format!("{scheme}://{tag_only}"),
-            attrs: op.attrs.clone(),
-        };
-        let no_needs = Needs::default();
-        match Box::pin(pin_image(
-            bridge, &op, platform, &tag_only, scheme, no_needs,
-        ))
-        .await
-        {
-            Ok((Facts::Image { digest, .. }, _)) => Some(digest),
-            // A tag that no longer exists names no digest: the policy must not see it.
-            Ok(_) | Err(_) => Some(String::new()),
-        }
+        Some(tag_digest(bridge, op, platform, r, scheme).await)
     } else {
         None
     };
     let (digest, config, chain) = if bridge.caps.has_frontend("source.metaresolver") {
-        let attestations = needs.image_attestations && scheme == "docker-image";
-        // A signature is bound to the image through the SLSA statement it covers, so reading
-        // signatures needs the statement as much as reading provenance does.
-        if attestations {
-            bridge.caps.require_frontend(
-                "source.metaresolver.image.attestations",
-                "read the SLSA provenance (and so the signatures) of images the policy inspects",
-            )?;
-        }
-        // BuildKit finds the digest by fetching the config (imageutil.Config); with NoConfig
-        // it returns no digest at all, so the config always comes with pinning.
-        let meta = bridge
-            .resolve_source_meta(gw::ResolveSourceMetaRequest {
-                image: Some(gw::ResolveSourceImageRequest::default()),
-                ..meta_request(op, platform)
-            })
-            .await?;
-        let img = meta
-            .image
-            .ok_or_else(|| Error::pin(id, "the daemon returned no image metadata"))?;
-        let chain = if attestations {
-            Some(attestation_chain(bridge, op, platform, r, scheme, &img.digest, needs).await?)
-        } else {
-            None
-        };
-        (img.digest, img.config, chain)
+        image_meta(bridge, op, platform, r, scheme, needs).await?
     } else {
-        if needs.image_attestations {
-            return Err(Error::MissingCap {
-                cap: "source.metaresolver".into(),
-                why: "read image attestations the policy inspects".into(),
-            });
-        }
-        bridge
-            .caps
-            .require_frontend("resolveimage", "resolve image digests to pin them")?;
-        let oci = scheme == "oci-layout";
-        let resp = bridge
-            .resolve_image_config(gw::ResolveImageConfigRequest {
-                r#ref: r.to_string(),
-                platform: platform.cloned(),
-                resolve_mode: op.attrs.get(ATTR_RESOLVE_MODE).cloned().unwrap_or_default(),
-                resolver_type: i32::from(oci),
-                session_id: op.attrs.get(ATTR_OCI_SESSION).cloned().unwrap_or_default(),
-                store_id: op.attrs.get(ATTR_OCI_STORE).cloned().unwrap_or_default(),
-                ..Default::default()
-            })
-            .await?;
-        (resp.digest, resp.config, None)
+        image_config(bridge, op, platform, scheme, r, needs).await?
     };
     validate_digest(&digest).map_err(|e| Error::pin(id, format!("the daemon returned {e}")))?;
-    let update = match &r.digest {
-        Some(written) if *written == digest => None,
-        Some(written) => {
-            return Err(Error::pin(
-                id,
-                format!("the reference names {written} but the registry resolved it to {digest}"),
-            ));
-        }
-        None => Some(SourceUpdate {
-            identifier: format!("{scheme}://{}", r.with_digest(&digest)),
+    let update = image_update(id, r, scheme, &digest)?;
+    let config = (!config.is_empty()).then_some(config);
+    let facts = Facts::Image {
+        digest,
+        config,
+        chain,
+        tag_digest,
+    };
+    Ok((facts, update))
+}
+
+/// What the tag of a `name:tag@digest` reference resolves to now; `""` when the tag no
+/// longer exists, so it names no digest and the policy must not see it.
+async fn tag_digest(
+    bridge: &Bridge,
+    op: &pb::SourceOp,
+    platform: Option<&pb::Platform>,
+    r: &ImageRef,
+    scheme: &str,
+) -> String {
+    let tag_only = r.without_digest();
+    let op = pb::SourceOp {
+        identifier: format!("{scheme}://{tag_only}"),
+        attrs: op.attrs.clone(),
+    };
+    let no_needs = Needs::default();
+    match Box::pin(pin_image(
+        bridge, &op, platform, &tag_only, scheme, no_needs,
+    ))
+    .await
+    {
+        Ok((Facts::Image { digest, .. }, _)) => digest,
+        Ok(_) | Err(_) => String::new(),
+    }
+}
+
+/// Digest, config and (when a policy reads them) the attestation chain of the image, by
+/// BuildKit's source metadata resolver: what the build itself would resolve.
+async fn image_meta(
+    bridge: &Bridge,
+    op: &pb::SourceOp,
+    platform: Option<&pb::Platform>,
+    r: &ImageRef,
+    scheme: &str,
+    needs: Needs,
+) -> Result<(String, Vec<u8>, Option<gw::AttestationChain>)> {
+    let attestations = needs.image_attestations && scheme == "docker-image";
+    // A signature is bound to the image through the SLSA statement it covers, so reading
+    // signatures needs the statement as much as reading provenance does.
+    if attestations {
+        bridge.caps.require_frontend(
+            "source.metaresolver.image.attestations",
+            "read the SLSA provenance (and so the signatures) of images the policy inspects",
+        )?;
+    }
+    // BuildKit finds the digest by fetching the config (imageutil.Config); with NoConfig
+    // it returns no digest at all, so the config always comes with pinning.
+    let meta = bridge
+        .resolve_source_meta(gw::ResolveSourceMetaRequest {
+            image: Some(gw::ResolveSourceImageRequest::default()),
+            ..meta_request(op, platform)
+        })
+        .await?;
+    let img = meta
+        .image
+        .ok_or_else(|| Error::pin(&op.identifier, "the daemon returned no image metadata"))?;
+    let chain = if attestations {
+        Some(attestation_chain(bridge, op, platform, r, scheme, &img.digest, needs).await?)
+    } else {
+        None
+    };
+    Ok((img.digest, img.config, chain))
+}
+
+/// Digest and config of the image by the older `ResolveImageConfig`, for daemons without
+/// the source metadata resolver (which alone returns attestation chains).
+async fn image_config(
+    bridge: &Bridge,
+    op: &pb::SourceOp,
+    platform: Option<&pb::Platform>,
+    scheme: &str,
+    r: &ImageRef,
+    needs: Needs,
+) -> Result<(String, Vec<u8>, Option<gw::AttestationChain>)> {
+    if needs.image_attestations {
+        return Err(Error::MissingCap {
+            cap: "source.metaresolver".into(),
+            why: "read image attestations the policy inspects".into(),
+        });
+    }
+    bridge
+        .caps
+        .require_frontend("resolveimage", "resolve image digests to pin them")?;
+    let oci = scheme == "oci-layout";
+    let resp = bridge
+        .resolve_image_config(gw::ResolveImageConfigRequest {
+            r#ref: r.to_string(),
+            platform: platform.cloned(),
+            resolve_mode: op.attrs.get(ATTR_RESOLVE_MODE).cloned().unwrap_or_default(),
+            resolver_type: i32::from(oci),
+            session_id: op.attrs.get(ATTR_OCI_SESSION).cloned().unwrap_or_default(),
+            store_id: op.attrs.get(ATTR_OCI_STORE).cloned().unwrap_or_default(),
+            ..Default::default()
+        })
+        .await?;
+    Ok((resp.digest, resp.config, None))
+}
+
+/// The pin of an image resolved to `digest`: none when the reference names it already, an
+/// error when it names another.
+fn image_update(
+    id: &str,
+    r: &ImageRef,
+    scheme: &str,
+    digest: &str,
+) -> Result<Option<SourceUpdate>> {
+    match &r.digest {
+        Some(written) if written == digest => Ok(None),
+        Some(written) => Err(Error::pin(
+            id,
+            format!("the reference names {written} but the registry resolved it to {digest}"),
+        )),
+        None => Ok(Some(SourceUpdate {
+            identifier: format!("{scheme}://{}", r.with_digest(digest)),
             attrs: BTreeMap::new(),
             caps: vec![],
-        }),
-    };
-    let config = (!config.is_empty()).then_some(config);
-    Ok((
-        Facts::Image {
-            digest,
-            config,
-            chain,
-            tag_digest,
-        },
-        update,
-    ))
+        })),
+    }
 }
 
 /// A platform no image is built for. See `is_index`.

@@ -10,68 +10,17 @@ mod binding;
 use std::collections::HashMap;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::proto::gw;
-use crate::verify::bundle::Root;
+use crate::verify::chain::blob;
+use crate::verify::trust::SigstoreRoot;
 
-/// Index annotations BuildKit marks an attestation manifest and the image it describes with.
-pub const ATTESTATION_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
-pub const ATTESTATION_REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
-/// Layer annotation naming an attestation's predicate type.
-pub const PREDICATE_TYPE_ANNOTATION: &str = "in-toto.io/predicate-type";
-pub const SLSA_PREFIX: &str = "https://slsa.dev/provenance/";
-/// The SLSA provenance predicate types a signature may vouch for, exactly (as Docker's
-/// verifier accepts them).
-pub const SLSA_PREDICATE_TYPES: [&str; 2] = [
-    "https://slsa.dev/provenance/v0.2",
-    "https://slsa.dev/provenance/v1",
-];
-pub const BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-pub const COSIGN_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 /// Signature manifests verified per attestation manifest. BuildKit returns one (Docker's
 /// verifier checks one, preferring a bundle); the `verify` subcommand lists every referrer,
 /// which anyone who can push to the repository can add to. Past the bound the rest are not
 /// verified and are named among the rejected, so they never count; the first ones, in the
 /// order the chain lists them, still do. cosign refuses more than 100.
 pub const MAX_SIGNATURE_MANIFESTS: usize = 16;
-
-/// A blob of the chain, checked against its digest: the registry's word is not taken.
-pub fn blob<'a>(chain: &'a gw::AttestationChain, digest: &str) -> Result<&'a [u8], String> {
-    let b = chain
-        .blobs
-        .get(digest)
-        .ok_or_else(|| format!("the attestation chain lacks blob {digest}"))?;
-    let got = format!("sha256:{}", hex::encode(Sha256::digest(&b.data)));
-    if got != digest {
-        return Err(format!("attestation blob {digest} hashes to {got}"));
-    }
-    Ok(&b.data)
-}
-
-/// Adds `data` to the chain's blobs under its sha256 digest, which it returns: how a chain
-/// is assembled outside BuildKit (the `verify` subcommand, tests, benchmarks).
-pub fn add_blob(chain: &mut gw::AttestationChain, data: Vec<u8>) -> String {
-    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&data)));
-    chain.blobs.insert(
-        digest.clone(),
-        gw::Blob {
-            descriptor: None,
-            data,
-        },
-    );
-    digest
-}
-
-/// The attestation manifest's layer holding SLSA provenance, if any (for the provenance
-/// reader; the signature binding reads the typed manifest, `binding::binds`).
-pub fn slsa_layer(attestation_manifest: &Value) -> Option<&Value> {
-    attestation_manifest["layers"].as_array()?.iter().find(|l| {
-        l["annotations"][PREDICATE_TYPE_ANNOTATION]
-            .as_str()
-            .is_some_and(|t| t.starts_with(SLSA_PREFIX))
-    })
-}
 
 /// What checking an image's signatures established.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -84,7 +33,7 @@ pub struct Checked {
 
 /// Verifies image signatures for one build, each attestation manifest's once.
 pub struct ImageVerifier {
-    roots: std::sync::Arc<[Root]>,
+    roots: std::sync::Arc<[SigstoreRoot]>,
     cache: HashMap<String, Checked>,
     /// Signature verifications attempted (bundles and legacy signatures; not served from
     /// the cache).
@@ -92,7 +41,7 @@ pub struct ImageVerifier {
 }
 
 impl ImageVerifier {
-    pub fn new(roots: impl Into<std::sync::Arc<[Root]>>) -> Self {
+    pub fn new(roots: impl Into<std::sync::Arc<[SigstoreRoot]>>) -> Self {
         ImageVerifier {
             roots: roots.into(),
             cache: HashMap::new(),
@@ -208,7 +157,12 @@ fn not_verified(att: &str, beyond: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::chain::{
+        ATTESTATION_REFERENCE_DIGEST, ATTESTATION_REFERENCE_TYPE, BUNDLE_ARTIFACT_TYPE,
+        COSIGN_ARTIFACT_TYPE, PREDICATE_TYPE_ANNOTATION, SIMPLESIGNING_MEDIA_TYPE, add_blob,
+    };
     use serde_json::json;
+    use sha2::{Digest, Sha256};
 
     const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
     const EMPTY: &str = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
@@ -335,7 +289,7 @@ mod tests {
                 "mediaType": OCI_MANIFEST,
                 "artifactType": COSIGN_ARTIFACT_TYPE,
                 "config": empty_config(),
-                "layers": [{"mediaType": crate::verify::legacy::SIMPLESIGNING_MEDIA_TYPE,
+                "layers": [{"mediaType": SIMPLESIGNING_MEDIA_TYPE,
                             "digest": layer, "size": payload.len()}],
                 "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": self.att_size}
             });
@@ -353,7 +307,9 @@ mod tests {
 
     /// The kit-signed chain of testdata/signed-chain, and the roots it verifies under;
     /// `signature` edits the signature manifest (which nothing signs) first.
-    fn signed_chain_with(signature: impl FnOnce(&mut Value)) -> (gw::AttestationChain, Vec<Root>) {
+    fn signed_chain_with(
+        signature: impl FnOnce(&mut Value),
+    ) -> (gw::AttestationChain, Vec<SigstoreRoot>) {
         let mut c = Chain {
             chain: gw::AttestationChain::default(),
             att_size: 0,
@@ -370,10 +326,13 @@ mod tests {
             .trim()
             .to_string();
         let root = String::from_utf8(vector("trusted_root.json")).unwrap();
-        (c.chain, vec![Root::from_json("kit", &root).unwrap()])
+        (
+            c.chain,
+            vec![SigstoreRoot::from_json("kit", &root).unwrap()],
+        )
     }
 
-    fn signed_chain() -> (gw::AttestationChain, Vec<Root>) {
+    fn signed_chain() -> (gw::AttestationChain, Vec<SigstoreRoot>) {
         signed_chain_with(|_| {})
     }
 
@@ -411,7 +370,7 @@ mod tests {
     }
 
     fn verifier() -> ImageVerifier {
-        ImageVerifier::new(Root::embedded().unwrap())
+        ImageVerifier::new(SigstoreRoot::embedded().unwrap())
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! attestation manifest, verified as Docker's policy-helpers does (`hashedrecordbundle.go`,
 //! `verifier.go`).
 //!
-//! The signature manifest's first layer (mediaType
+//! The signature manifest's first layer (`chain::SIMPLESIGNING_MEDIA_TYPE`,
 //! `application/vnd.dev.cosign.simplesigning.v1+json`) is the signed payload
 //! `{"critical":{"identity":{"docker-reference":…},"image":{"docker-manifest-digest":…},
 //! "type":"cosign container image signature"},"optional":…}`; its annotations carry the
@@ -23,11 +23,10 @@ use serde_json::{Value, json};
 use sigstore_types::{Bundle, DerCertificate};
 
 use crate::proto::gw;
-use crate::verify::bundle::{Root, verified_signature};
-use crate::verify::image::blob;
+use crate::verify::bundle::verified_signature;
+use crate::verify::chain::blob;
+use crate::verify::trust::SigstoreRoot;
 
-/// The layer holding the signed payload.
-pub const SIMPLESIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// Buildx's `type` for these signatures.
 pub const SIGNATURE_TYPE: &str = "simplesigning-v1";
 const PAYLOAD_TYPE: &str = "cosign container image signature";
@@ -46,7 +45,7 @@ const BUNDLE_V01: &str = "application/vnd.dev.sigstore.bundle+json;version=0.1";
 pub fn verify(
     chain: &gw::AttestationChain,
     layer: &Descriptor,
-    roots: &[Root],
+    roots: &[SigstoreRoot],
 ) -> Result<Result<Value, String>, String> {
     let payload_digest = layer.digest().to_string();
     // The chain's blobs are checked against their digests: the payload is what was signed.
@@ -69,7 +68,7 @@ fn check(
     payload_digest: &str,
     annotations: &HashMap<String, String>,
     attestation_manifest: &str,
-    roots: &[Root],
+    roots: &[SigstoreRoot],
 ) -> Result<Value, String> {
     let p: Value = serde_json::from_slice(payload)
         .map_err(|e| format!("is not a cosign image signature: its payload is not JSON: {e}"))?;
@@ -186,7 +185,8 @@ fn hashedrekord_bundle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::image::{COSIGN_ARTIFACT_TYPE, ImageVerifier, add_blob};
+    use crate::verify::chain::{COSIGN_ARTIFACT_TYPE, SIMPLESIGNING_MEDIA_TYPE, add_blob};
+    use crate::verify::image::ImageVerifier;
     use sha2::{Digest, Sha256};
 
     fn read(rel: &str) -> Vec<u8> {
@@ -238,9 +238,9 @@ mod tests {
         )
     }
 
-    fn kit_roots() -> Vec<Root> {
+    fn kit_roots() -> Vec<SigstoreRoot> {
         let text = String::from_utf8(read("signed-chain-legacy/trusted_root.json")).unwrap();
-        vec![Root::from_json("kit", &text).unwrap()]
+        vec![SigstoreRoot::from_json("kit", &text).unwrap()]
     }
 
     /// The one signature's verdict: verified object, or the reason it was not accepted.
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(verdict(&chain).unwrap()["type"], "simplesigning-v1");
 
         // The embedded roots do not know the kit's CA or log.
-        let got = ImageVerifier::new(Root::embedded().unwrap())
+        let got = ImageVerifier::new(SigstoreRoot::embedded().unwrap())
             .check(&chain)
             .unwrap();
         assert!(got.signatures.is_empty());

@@ -2,7 +2,10 @@
 //! nothing here decides whether a source is allowed.
 
 pub mod bundle;
+pub mod chain;
 pub mod git;
 pub mod image;
 pub mod legacy;
 pub mod pgp;
+pub mod signer;
+pub mod trust;

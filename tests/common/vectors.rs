@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use verified_frontend::proto::gw;
-use verified_frontend::verify::bundle::Root;
-use verified_frontend::verify::image::add_blob;
+use verified_frontend::verify::chain::add_blob;
+use verified_frontend::verify::trust::SigstoreRoot;
 
 pub fn read(rel: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
@@ -39,7 +39,7 @@ pub fn signed_chain() -> gw::AttestationChain {
 }
 
 /// The kit root a vector directory was signed under (its keys were discarded).
-pub fn kit_roots(dir: &str) -> Vec<Root> {
+pub fn kit_roots(dir: &str) -> Vec<SigstoreRoot> {
     let text = String::from_utf8(read(&format!("{dir}/trusted_root.json"))).unwrap();
-    vec![Root::from_json("kit", &text).unwrap()]
+    vec![SigstoreRoot::from_json("kit", &text).unwrap()]
 }

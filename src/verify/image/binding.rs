@@ -5,18 +5,15 @@
 //! carries, whose own subject names the image. Every link is checked by digest, media type
 //! and size before any signature over it may count.
 
-use std::collections::HashMap;
-
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, MediaType};
-use serde::Deserialize;
 use thiserror::Error;
 
-use super::{
-    ATTESTATION_REFERENCE_DIGEST, ATTESTATION_REFERENCE_TYPE, BUNDLE_ARTIFACT_TYPE,
-    COSIGN_ARTIFACT_TYPE, PREDICATE_TYPE_ANNOTATION, SLSA_PREDICATE_TYPES, blob,
-};
 use crate::proto::gw;
-use crate::verify::legacy::SIMPLESIGNING_MEDIA_TYPE;
+use crate::verify::chain::{
+    ATTESTATION_REFERENCE_DIGEST, ATTESTATION_REFERENCE_TYPE, BUNDLE_ARTIFACT_TYPE,
+    COSIGN_ARTIFACT_TYPE, SIMPLESIGNING_MEDIA_TYPE, SLSA_PREDICATE_TYPES, Statement, blob, parse,
+    predicate_type,
+};
 
 /// The chain's attestation manifest with the index entries that place it, checked to agree
 /// with the blobs: what every signature of the chain is judged against.
@@ -97,16 +94,6 @@ pub enum Unfit {
 pub enum Format {
     Bundle(Descriptor),
     Legacy(Descriptor),
-}
-
-/// `data` as the OCI `kind` it must be, naming it as `what` when it is not.
-fn parse<T: serde::de::DeserializeOwned>(
-    data: &[u8],
-    what: &str,
-    kind: &str,
-    digest: &str,
-) -> Result<T, String> {
-    serde_json::from_slice(data).map_err(|e| format!("{what} {digest} is not an OCI {kind}: {e}"))
 }
 
 fn is_attestation_of(d: &Descriptor, image: &str) -> bool {
@@ -223,28 +210,6 @@ fn subject_is_image(att: &Attestation) -> Result<(), Unbound> {
     Ok(())
 }
 
-fn predicate_type(layer: &Descriptor) -> &str {
-    layer
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION))
-        .map_or("", String::as_str)
-}
-
-/// An in-toto statement, as far as the binding reads it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Statement {
-    predicate_type: String,
-    subject: Vec<Subject>,
-}
-
-#[derive(Deserialize)]
-struct Subject {
-    #[serde(default)]
-    digest: HashMap<String, String>,
-}
-
 fn statement_names_image(
     chain: &gw::AttestationChain,
     layer: &Descriptor,
@@ -271,12 +236,7 @@ fn statement_names_image(
         }));
     }
     let image = &chain.image_manifest;
-    let hex = image.strip_prefix("sha256:").unwrap_or_default();
-    let named = statement
-        .subject
-        .iter()
-        .any(|s| !hex.is_empty() && s.digest.get("sha256").map(String::as_str) == Some(hex));
-    Ok(if named {
+    Ok(if statement.names(image) {
         Ok(())
     } else {
         Err(Unbound::StatementSubject {
