@@ -204,4 +204,5 @@ echo "hello from http" >"$VF_RIG/http/hello.txt"
 )
 bash "$VF_ROOT/scripts/fixtures-routes.sh"
 bash "$VF_ROOT/scripts/fixtures-binding.sh"
+bash "$VF_ROOT/scripts/fixtures-buildx.sh"
 bash "$VF_ROOT/scripts/fixtures-contexts.sh"
