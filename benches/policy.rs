@@ -10,10 +10,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde_json::Value;
+use verified_frontend::model::Facts;
 use verified_frontend::policy::load::{FsDir, read_policy};
 use verified_frontend::policy::{PolicySet, PolicySource, input};
 use verified_frontend::proto::pb;
-use verified_frontend::resolve::Facts;
 use verified_frontend::sources::Source;
 
 fn source(file: &str) -> PolicySource {

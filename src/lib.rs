@@ -1,5 +1,5 @@
 //! verified-frontend: a BuildKit frontend that verifies every build input before the build
-//! may use it. See README.md for the architecture.
+//! may use it. See docs/architecture.md for the data flow and the module map.
 
 pub mod attest;
 pub mod consumer;
@@ -7,6 +7,7 @@ pub mod error;
 pub mod frontend;
 pub mod gateway;
 pub mod graph;
+pub mod model;
 pub mod policy;
 pub mod proto;
 pub mod resolve;

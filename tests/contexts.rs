@@ -370,3 +370,174 @@ fn an_invalid_syntax_line_fails_at_its_line() {
     // The client prints the Dockerfile's line, as for the stock frontend.
     assert!(out.output.contains(">>> #syntax=foobar"), "{}", out.output);
 }
+
+/// `SOURCE_DATE_EPOCH=context` over an http context is the download's `Last-Modified` time,
+/// as with the stock frontend, though the Dockerfile frontend reads the pinned content
+/// (for which BuildKit reports no `Last-Modified`; the archive's newest file would win).
+#[test]
+fn source_date_epoch_from_an_http_context_is_its_last_modified_time() {
+    let _s = serial();
+    let rig = rig();
+    let tar = PathBuf::from(std::env::var("VF_RIG").unwrap()).join("http/contexts/ctx.tar");
+    let mtime = std::fs::metadata(&tar)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // scripts/fixtures-contexts.sh writes the archive's files at this time.
+    let archive_time = "2026-01-02T00:00:00Z".parse::<jiff::Timestamp>().unwrap();
+    assert_ne!(mtime, archive_time.as_second(), "the test needs them apart");
+    let repo = "vf-contexts/epoch";
+    let args: Vec<String> = [
+        "build",
+        "--progress",
+        "plain",
+        "--frontend",
+        "gateway.v0",
+        "--opt",
+        &format!("source={}", rig.frontend),
+        "--opt",
+        &format!("context={TAR_CONTEXT}"),
+        "--opt",
+        "build-arg:SOURCE_DATE_EPOCH=context",
+        "--output",
+        &format!("type=image,name={}/{repo}:http,push=true", rig.registry),
+    ]
+    .map(String::from)
+    .into();
+    let out = rig.run_logged("buildctl", &args, &[]);
+    assert!(out.ok, "{}", out.output);
+    let img = rig.image(repo, "http");
+    let created = img.images[0].config["created"].as_str().unwrap();
+    let created = created.parse::<jiff::Timestamp>().unwrap();
+    assert_eq!(created.as_second(), mtime, "{}", img.images[0].config);
+    // Still the pinned content.
+    let c = records(&out.report(), "context")[0].clone();
+    assert_eq!(c["resolved"], sha256_file(&tar).as_str());
+}
+
+/// A fresh repository `<name>.git` under the rig's git daemon with a Dockerfile and a tag
+/// `v1`; removed when the guard drops. Fresh, so that its first checkout is this build's.
+struct TempRepo(PathBuf);
+
+impl Drop for TempRepo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_repo(name: &str) -> (TempRepo, String) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("{name}-{}-{nanos}.git", std::process::id());
+    let bare = PathBuf::from(std::env::var("VF_RIG").unwrap())
+        .join("git")
+        .join(&name);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /\n",
+    )
+    .unwrap();
+    std::fs::write(work.path().join("hello.txt"), format!("{name}\n")).unwrap();
+    let git = |dir: &Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(dir)
+            .args([
+                "-c",
+                "user.name=Tester",
+                "-c",
+                "user.email=tester@example.com",
+            ])
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(work.path(), &["init", "-q", "-b", "main"]);
+    git(work.path(), &["add", "-A"]);
+    git(work.path(), &["commit", "-qm", "advice"]);
+    git(work.path(), &["tag", "v1"]);
+    git(
+        work.path(),
+        &["init", "-q", "--bare", bare.to_str().unwrap()],
+    );
+    git(
+        work.path(),
+        &["push", "-q", bare.to_str().unwrap(), "main", "v1"],
+    );
+    (TempRepo(bare), format!("git://127.0.0.1:9418/{name}"))
+}
+
+/// `BUILDKIT_GIT_ADVICE=1` shows git's advice (a detached HEAD) while a git context is
+/// checked out, and only when asked for; the first checkout is this frontend's own, before the
+/// Dockerfile frontend runs.
+#[test]
+fn git_advice_for_a_git_context_is_shown_when_asked_for() {
+    let _s = serial();
+    let rig = rig();
+    for (arg, shown) in [
+        (None, false),
+        (Some("build-arg:BUILDKIT_GIT_ADVICE=1"), true),
+    ] {
+        let (_repo, url) = temp_repo("vf-advice");
+        // Git checks out a work tree, and may advise on it, only when `.git` is kept.
+        let context = format!("context={url}?tag=v1&keep-git-dir=true");
+        let mut opts = vec![context.as_str()];
+        opts.extend(arg);
+        let dest = tempfile::tempdir().unwrap();
+        let out = build_remote(&rig, "gateway.v0", &opts, dest.path());
+        assert!(out.ok, "{}", out.output);
+        assert!(read(dest.path(), "hello.txt").starts_with("vf-advice-"));
+        assert_eq!(
+            out.output.contains("detached HEAD"),
+            shown,
+            "{arg:?}: {}",
+            out.output
+        );
+    }
+}
+
+/// A named context naming an image that does not exist fails a build only when the build
+/// uses it, as with the stock frontend; used, it fails with the Dockerfile frontend's own
+/// error and nothing runs.
+#[test]
+fn a_named_context_naming_a_missing_image_fails_only_the_builds_that_use_it() {
+    let _s = serial();
+    let rig = rig();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
+    let missing = format!(
+        "context:base=docker-image://{}/vf-contexts/missing:1",
+        rig.registry
+    );
+    let unused = "FROM base AS unused\nFROM scratch\nCOPY hello.txt /hello.txt\n";
+    std::fs::write(dir.path().join("Dockerfile"), unused).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let out = build_local(&rig, dir.path(), &[&missing], dest.path());
+    assert!(out.ok, "{}", out.output);
+    assert_eq!(read(dest.path(), "hello.txt"), "hello\n");
+    assert!(
+        out.frontend_log
+            .contains("named context base not pinned yet"),
+        "{}",
+        out.frontend_log
+    );
+
+    let used =
+        "FROM base AS used\nFROM scratch\nCOPY --from=used /x /x\nCOPY hello.txt /hello.txt\n";
+    std::fs::write(dir.path().join("Dockerfile"), used).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let out = build_local(&rig, dir.path(), &[&missing], dest.path());
+    assert!(!out.ok, "{}", out.output);
+    assert!(
+        out.error().contains("vf-contexts/missing:1") && out.error().contains("not found"),
+        "{}",
+        out.error()
+    );
+    assert!(!dest.path().join("hello.txt").exists());
+}

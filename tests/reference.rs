@@ -9,9 +9,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use sha2::Digest;
+use verified_frontend::model::Facts;
 use verified_frontend::policy::{input, reference};
 use verified_frontend::proto::{gw, pb};
-use verified_frontend::resolve::Facts;
 use verified_frontend::sources::Source;
 use verified_frontend::verify::chain::add_blob;
 use verified_frontend::verify::image::ImageVerifier;

@@ -3,7 +3,6 @@
 //! frontend may not write SLSA provenance itself; BuildKit's own provenance already names
 //! every pinned source, because the frontend solved the pinned graph).
 
-mod record;
 mod returned;
 mod time;
 
@@ -12,23 +11,18 @@ use std::collections::BTreeMap;
 use prost::Message;
 use serde_json::{Value, json};
 
-pub use record::SourceRecord;
 pub use returned::attestations;
 pub use time::VerifiedTime;
 
-use crate::policy::PolicyDigest;
+use crate::model::{
+    Mode, PolicyDigest, SourceKind, SourceRecord, TrustRootRecord, VERIFIER_ID, Verdict,
+};
 use crate::proto::pb;
-
-pub const VSA_PREDICATE: &str = "https://slsa.dev/verification_summary/v1";
-pub const REPORT_PREDICATE: &str =
-    "https://github.com/verified-frontend/verified-frontend/report/v1";
-pub const VERIFIER_ID: &str = "https://github.com/verified-frontend/verified-frontend";
 
 /// Everything the statements are made of, for one build.
 pub struct BuildFacts<'a> {
     pub policies: &'a [PolicyDigest],
-    /// `enforce`, `warn`, `report-only` or `off`.
-    pub mode: &'a str,
+    pub mode: Mode,
     /// `timeVerified` per platform, from the build's inputs.
     pub time: VerifiedTime,
     /// The Dockerfile as the user named it, for `resourceUri`.
@@ -36,38 +30,7 @@ pub struct BuildFacts<'a> {
     pub records: &'a [SourceRecord],
     /// The Sigstore trust root image signatures were checked against; `None` when no
     /// policy read signatures.
-    pub trust_root: Option<&'a TrustRoot>,
-}
-
-/// Which trust root signatures were verified under: the embedded roots, or a file of the
-/// build context by its digest (so a consumer can tell which root vouched).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TrustRoot {
-    pub uri: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<BTreeMap<String, String>>,
-}
-
-impl TrustRoot {
-    pub fn embedded() -> Self {
-        TrustRoot {
-            uri: "embedded:sigstore-public-good,github".into(),
-            digest: None,
-        }
-    }
-
-    /// A file, `uri` saying where the build read it (`context:<path>`,
-    /// `named-context:<name>:<path>`).
-    pub fn file(uri: String, data: &[u8]) -> Self {
-        use sha2::Digest;
-        TrustRoot {
-            uri,
-            digest: Some(BTreeMap::from([(
-                "sha256".to_string(),
-                hex::encode(sha2::Sha256::digest(data)),
-            )])),
-        }
-    }
+    pub trust_root: Option<&'a TrustRootRecord>,
 }
 
 impl BuildFacts<'_> {
@@ -80,7 +43,8 @@ impl BuildFacts<'_> {
     }
 
     fn passed(&self, platform: &str) -> bool {
-        self.records_for(platform).all(|r| r.decision != "deny")
+        self.records_for(platform)
+            .all(|r| r.decision != Verdict::Deny)
     }
 }
 
@@ -91,7 +55,7 @@ fn digest_set(r: &SourceRecord) -> Option<Value> {
     }
     Some(match r.resolved.split_once(':') {
         Some((algo, hex)) => json!({ algo: hex }),
-        None if r.kind == "git" => json!({"gitCommit": r.resolved}),
+        None if r.kind == SourceKind::Git => json!({"gitCommit": r.resolved}),
         None => json!({"sha256": r.resolved}),
     })
 }
@@ -243,15 +207,16 @@ pub fn named_files_definition(files: &[(String, Vec<u8>)], name: Option<&str>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Role;
 
     fn record(
-        kind: &'static str,
+        kind: SourceKind,
         resolved: &str,
         platforms: &[&str],
-        decision: &'static str,
+        decision: Verdict,
     ) -> SourceRecord {
         SourceRecord {
-            role: "build",
+            role: Role::Build,
             kind,
             original: format!("{kind}://x"),
             pinned: format!("{kind}://x@pinned"),
@@ -280,29 +245,29 @@ mod tests {
     fn summaries_cover_their_platform_and_fail_on_any_denial() {
         let records = vec![
             record(
-                "image",
+                SourceKind::Image,
                 &format!("sha256:{}", "1".repeat(64)),
                 &["linux/amd64"],
-                "allow",
+                Verdict::Allow,
             ),
             record(
-                "image",
+                SourceKind::Image,
                 &format!("sha256:{}", "2".repeat(64)),
                 &["linux/arm64"],
-                "deny",
+                Verdict::Deny,
             ),
             record(
-                "git",
+                SourceKind::Git,
                 &"3".repeat(40),
                 &["linux/amd64", "linux/arm64"],
-                "allow",
+                Verdict::Allow,
             ),
-            record("local", "", &[], "allow"),
+            record(SourceKind::Local, "", &[], Verdict::Allow),
         ];
         let policies = [policy()];
         let b = BuildFacts {
             policies: &policies,
-            mode: "warn",
+            mode: Mode::Warn,
             time: VerifiedTime::epoch(1_700_000_000),
             dockerfile: "Dockerfile",
             records: &records,
@@ -336,7 +301,7 @@ mod tests {
 
         let none = BuildFacts {
             policies: &[],
-            trust_root: Some(&TrustRoot::embedded()),
+            trust_root: Some(&TrustRootRecord::embedded()),
             ..b
         };
         assert!(vsa(&none, "linux/amd64").is_none(), "no policy, no summary");

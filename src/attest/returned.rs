@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{BuildFacts, REPORT_PREDICATE, VSA_PREDICATE, files_definition, report, vsa};
+use super::{BuildFacts, files_definition, report, vsa};
 use crate::error::Result;
 use crate::gateway::{Bridge, SubResult};
-use crate::policy::input;
+use crate::model::platform_string;
+use crate::model::{REPORT_PREDICATE, VSA_PREDICATE};
 use crate::proto::{gw, pb};
 
 /// The platform keys attestations attach to: the Dockerfile frontend's `refs.platforms`,
@@ -38,7 +39,7 @@ fn platform_keys(
     if !keys.is_empty() {
         return keys;
     }
-    worker.map(input::platform_string).into_iter().collect()
+    worker.map(platform_string).into_iter().collect()
 }
 
 /// BuildKit's `result.AttestationReasonKey` and `result.AttestationInlineOnlyKey`.

@@ -4,12 +4,12 @@
 use oci_spec::image::{Descriptor, ImageManifest};
 
 use super::decide::{Candidate, GivenPolicy, decide, policy_digest};
+use super::document::{ImageRoot, ReadError, RootDocument, annotation, parse_manifest};
 use super::rows::{PlatformRows, Row};
 use super::signatures::{Attested, chain, signature_row};
 use super::statements::{Layer, prefix12, provenance, report, vsa};
-use super::store::{ImageSpec, ReadError, Root, RootDocument, Store, annotation, parse_manifest};
-use crate::attest::{REPORT_PREDICATE, VSA_PREDICATE};
-use crate::policy::input::platform_string;
+use super::store::{ImageSpec, Store};
+use crate::model::{REPORT_PREDICATE, VSA_PREDICATE, platform_string};
 use crate::proto::pb;
 use crate::verify::chain::{
     ATTESTATION_REFERENCE_DIGEST as REFERENCE_DIGEST, ATTESTATION_REFERENCE_TYPE as REFERENCE_TYPE,
@@ -106,7 +106,7 @@ impl Checker {
     /// The index's platform images to check (all, or the one `--platform` names).
     fn platforms<'a>(
         &self,
-        root: &Root,
+        root: &ImageRoot,
         entries: &'a [Descriptor],
     ) -> Result<Vec<PlatformImage<'a>>, Fatal> {
         let images: Vec<PlatformImage<'a>> = entries
@@ -141,7 +141,7 @@ impl Checker {
     async fn platform_checks(
         &mut self,
         store: &Store,
-        root: &Root,
+        root: &ImageRoot,
         entries: &[Descriptor],
         platform: &pb::Platform,
         entry: &Descriptor,

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::document::ImageRoot;
 use super::rows::PlatformRows;
 use super::statements::prefix12;
-use super::store::Root;
+use crate::model::Facts;
 use crate::policy::PolicySet;
 use crate::proto::{gw, pb};
-use crate::resolve::Facts;
 use crate::sources::{ImageRef, Source};
 
 /// The policy given with `--policy`: compiled, with the sha256 of its file.
@@ -70,7 +70,7 @@ pub(super) fn policy_digest(policy: &GivenPolicy, vsa: Option<&Value>, out: &mut
 
 /// What the policy decides on: the image as read, for one platform.
 pub(super) struct Candidate<'a> {
-    pub root: &'a Root,
+    pub root: &'a ImageRoot,
     pub platform: &'a pb::Platform,
     pub chain: &'a gw::AttestationChain,
     pub config: Vec<u8>,

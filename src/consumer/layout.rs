@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, MediaType};
 use serde::Deserialize;
 
-use super::store::{
-    MAX_BLOB, Read, ReadError, Root, RootDocument, annotation, check_digest, parse,
+use super::document::{
+    ImageRoot, MAX_BLOB, Read, ReadError, RootDocument, annotation, check_digest, parse,
 };
 use crate::sources::image_ref::validate_digest;
 
@@ -139,7 +139,7 @@ fn chosen<'a>(
 }
 
 /// The image's root index, named by tag or digest (or the only image of the layout).
-pub fn root(dir: &Path, tag: Option<&str>, digest: Option<&str>) -> Read<Root> {
+pub fn root(dir: &Path, tag: Option<&str>, digest: Option<&str>) -> Read<ImageRoot> {
     let index = index(dir)?;
     let entry = chosen(dir, &index.manifests, tag, digest)?;
     let d = match (entry, digest) {
@@ -165,7 +165,7 @@ pub fn root(dir: &Path, tag: Option<&str>, digest: Option<&str>) -> Read<Root> {
     // Named by digest, the image is that digest, whatever tag the layout gives it (as for
     // a registry reference by digest).
     let tag = tag.filter(|_| digest.is_none());
-    Ok(Root {
+    Ok(ImageRoot {
         digest: d.to_string(),
         data,
         document,
@@ -234,7 +234,7 @@ fn scanned_referrers(dir: &Path, subject: &str) -> Vec<Descriptor> {
 mod tests {
     use serde_json::json;
 
-    use super::super::store::sha256_digest;
+    use super::super::document::sha256_digest;
     use super::*;
 
     /// Writes `data` among the layout's blobs; its descriptor as JSON.

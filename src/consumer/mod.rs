@@ -13,6 +13,7 @@
 
 pub mod checks;
 mod decide;
+mod document;
 mod layout;
 mod rows;
 mod signatures;
@@ -116,7 +117,7 @@ async fn load_policy(path: &Path) -> Result<GivenPolicy, String> {
     let set = crate::policy::PolicySet::compile(vec![src]).map_err(|e| e.to_string())?;
     Ok(GivenPolicy {
         path: path.display().to_string(),
-        sha256: store::sha256_digest(&bytes)
+        sha256: document::sha256_digest(&bytes)
             .trim_start_matches("sha256:")
             .to_string(),
         set,

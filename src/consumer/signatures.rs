@@ -4,8 +4,9 @@
 use oci_spec::image::Descriptor;
 use serde_json::Value;
 
+use super::document::{ImageRoot, parse_manifest};
 use super::rows::PlatformRows;
-use super::store::{Root, Store, parse_manifest};
+use super::store::Store;
 use crate::proto::gw;
 use crate::verify::chain::{BUNDLE_ARTIFACT_TYPE, SIMPLESIGNING_MEDIA_TYPE, add_blob};
 use crate::verify::image::Checked;
@@ -23,7 +24,7 @@ pub(super) struct Attested<'a> {
 /// why the others could not be read.
 pub(super) async fn chain(
     store: &Store,
-    root: &Root,
+    root: &ImageRoot,
     a: &Attested<'_>,
 ) -> (gw::AttestationChain, Vec<String>) {
     let mut chain = gw::AttestationChain {

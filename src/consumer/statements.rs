@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::document::Read;
 use super::rows::PlatformRows;
-use super::store::Read;
-use crate::attest::{REPORT_PREDICATE, VERIFIER_ID, VSA_PREDICATE};
+use crate::model::{REPORT_PREDICATE, VERIFIER_ID, VSA_PREDICATE};
 use crate::verify::chain::SLSA_PREFIX;
 
 const STATEMENT_TYPES: [&str; 2] = [
@@ -253,7 +253,7 @@ mod tests {
         let data = serde_json::to_vec(&stmt).unwrap();
         Layer {
             predicate_type: pt.into(),
-            digest: super::super::store::sha256_digest(&data),
+            digest: super::super::document::sha256_digest(&data),
             data: Ok(data),
         }
     }

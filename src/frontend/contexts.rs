@@ -17,6 +17,7 @@ use crate::gateway::options::Options;
 use crate::proto::pb;
 use crate::resolve;
 use crate::sources::ImageRef;
+use crate::sources::image_ref::familiar_name;
 
 const CONTEXT_PREFIX: &str = "context:";
 const IMAGE_SCHEME: &str = "docker-image://";
@@ -49,11 +50,15 @@ pub async fn pin_client_contexts(
             attrs: BTreeMap::new(),
         };
         // The root digest (the index for a multi-platform image) serves every platform the
-        // context is used for.
-        let res = resolve::resolve(bridge, &op, None, Default::default())
-            .await
-            .map_err(|e| e.at(Some(&format!("named context {name}"))))?;
-        forwarded.insert(key.clone(), res.pinned_identifier().to_string());
+        // context is used for. One that does not resolve is left as written: the Dockerfile
+        // frontend fails on it only if the build uses it, and then the graph names it
+        // without a digest, so the rounds hand it back pinned before it is built.
+        match resolve::resolve(bridge, &op, None, Default::default()).await {
+            Ok(res) => {
+                forwarded.insert(key.clone(), res.pinned_identifier().to_string());
+            }
+            Err(e) => eprintln!("verified-frontend: named context {name} not pinned yet: {e}"),
+        }
     }
     Ok(())
 }
@@ -90,11 +95,16 @@ pub fn for_conversions(
                 .or_default()
                 .insert(u.converted);
         }
-        // A client's named context that resolved to this source.
+        // A client's named context that resolved to this source, as written or as the
+        // graph writes it (normalized).
+        let normalized = ImageRef::normalize(reference).ok();
         for (key, value) in forwarded {
-            if key.starts_with(CONTEXT_PREFIX)
-                && value.strip_prefix(IMAGE_SCHEME) == Some(reference)
-            {
+            let Some(v) = value.strip_prefix(IMAGE_SCHEME) else {
+                continue;
+            };
+            let same = v == reference
+                || (normalized.is_some() && ImageRef::normalize(v).ok() == normalized);
+            if key.starts_with(CONTEXT_PREFIX) && same {
                 targets.entry(key.clone()).or_default().insert(u.converted);
             }
         }
@@ -108,11 +118,33 @@ pub fn for_conversions(
         .collect()
 }
 
+/// Whether `identifier` (a graph's `docker-image://` source) is the image of one of the
+/// client's image named contexts, compared in normalized form.
+pub fn names_client_context(identifier: &str, forwarded: &BTreeMap<String, String>) -> bool {
+    let Some(wanted) = identifier
+        .strip_prefix(IMAGE_SCHEME)
+        .and_then(|r| ImageRef::normalize(r).ok())
+    else {
+        return false;
+    };
+    forwarded.iter().any(|(key, value)| {
+        key.starts_with(CONTEXT_PREFIX)
+            && value
+                .strip_prefix(IMAGE_SCHEME)
+                .and_then(|v| ImageRef::normalize(v).ok())
+                .is_some_and(|v| v == wanted)
+    })
+}
+
 /// The names under which the Dockerfile frontend may have looked this image up: its
-/// familiar form (Docker Hub's `docker.io/library/` dropped, `:latest` trimmed), as written
+/// familiar form (Docker's `FamiliarName`: Docker Hub's `docker.io/` and the official
+/// images' `library/` dropped; `:latest` trimmed), as written
 /// with a digest and as written without the digest it then resolved.
 fn lookup_names(r: &ImageRef) -> Vec<String> {
-    let name = familiar(&r.name);
+    let name = r.domain_and_path().map_or_else(
+        |_| r.name.clone(),
+        |(domain, path)| familiar_name(&domain, &path),
+    );
     let tagged = match r.tag.as_deref() {
         Some(t) => format!("{name}:{t}"),
         None => name.clone(),
@@ -130,13 +162,6 @@ fn lookup_names(r: &ImageRef) -> Vec<String> {
         );
     }
     names
-}
-
-fn familiar(name: &str) -> String {
-    name.strip_prefix("docker.io/library/")
-        .or_else(|| name.strip_prefix("docker.io/"))
-        .unwrap_or(name)
-        .to_string()
 }
 
 #[cfg(test)]
@@ -202,5 +227,50 @@ mod tests {
             got.keys().collect::<Vec<_>>(),
             [&format!("context:127.0.0.1:5000/adv/base:a@{A}")]
         );
+    }
+
+    #[test]
+    fn a_client_context_by_tag_is_found_in_the_graph_normalized() {
+        // `--build-context base=docker-image://busybox` reaches the graph as BuildKit
+        // writes it; the context must be handed back pinned under the client's key.
+        let graph = "docker-image://docker.io/library/busybox:latest";
+        let pinned = format!("docker-image://docker.io/library/busybox:latest@{A}");
+        let uses = [ImageUse {
+            identifier: graph,
+            converted: Some(&pinned),
+        }];
+        let client = BTreeMap::from([
+            (
+                "context:base".to_string(),
+                "docker-image://busybox".to_string(),
+            ),
+            (
+                "context:other".to_string(),
+                "docker-image://alpine".to_string(),
+            ),
+        ]);
+        let got = for_conversions(&uses, &client);
+        assert_eq!(got["context:base"], pinned);
+        assert_eq!(got["context:busybox"], pinned);
+        assert!(!got.contains_key("context:other"), "{got:?}");
+    }
+
+    #[test]
+    fn only_a_client_context_image_counts_as_one() {
+        let mut client = BTreeMap::new();
+        client.insert(
+            "context:base".to_string(),
+            "docker-image://foo:1".to_string(),
+        );
+        client.insert(
+            "build-arg:X".to_string(),
+            "docker-image://bar:1".to_string(),
+        );
+        let named = |id: &str| names_client_context(id, &client);
+        assert!(named("docker-image://docker.io/library/foo:1"));
+        assert!(!named("docker-image://docker.io/library/foo:2"));
+        // Not a context option, and not an image.
+        assert!(!named("docker-image://docker.io/library/bar:1"));
+        assert!(!named("git://example.com/foo"));
     }
 }

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::attest::SourceRecord;
 use crate::error::{Error, Result};
 use crate::gateway::Bridge;
 use crate::graph::SourceUpdate;
-use crate::policy::{self, Decision, Needs, PolicySet, input};
+use crate::model::{Facts, Needs, Role, SourceRecord, Verdict, platform_string};
+use crate::policy::{self, Decision, PolicySet, input};
 use crate::proto::pb;
-use crate::resolve::{self, Facts, Resolution};
+use crate::resolve::{self, Resolution};
 use crate::sources::{ImageRef, Source};
 use crate::verify::image::ImageVerifier;
 
@@ -32,7 +32,7 @@ pub struct Decider<'a> {
 
 /// A decided source: its final op (after any `pin_image` conversion) and the update that
 /// pins it in the graph.
-pub struct Verdict {
+pub struct Decided {
     pub record: SourceRecord,
     pub update: Option<SourceUpdate>,
     /// Set when `pin_image` replaced the image by another digest: the build must use that
@@ -67,8 +67,8 @@ impl Decider<'_> {
         platform: Option<&pb::Platform>,
         location: Option<String>,
         res: Resolution,
-        role: &'static str,
-    ) -> Result<Verdict> {
+        role: Role,
+    ) -> Result<Decided> {
         let mut at = Attempt {
             op: original.clone(),
             res,
@@ -96,7 +96,7 @@ impl Decider<'_> {
                 }
             }
         };
-        Ok(verdict(original, platform, location, at, decision, role))
+        Ok(decided(original, platform, location, at, decision, role))
     }
 
     /// One evaluation of the source as it stands.
@@ -240,20 +240,20 @@ impl Decider<'_> {
         let res = resolve::resolve(self.bridge, &op, platform.as_ref(), self.needs).await?;
         let location = Some(format!("{role_label} {reference}"));
         Ok(self
-            .decide(&op, platform.as_ref(), location, res, "frontend")
+            .decide(&op, platform.as_ref(), location, res, Role::Frontend)
             .await?
             .record)
     }
 }
 
-fn verdict(
+fn decided(
     original: &pb::SourceOp,
     platform: Option<&pb::Platform>,
     location: Option<String>,
     at: Attempt,
     decision: Option<Decision>,
-    role: &'static str,
-) -> Verdict {
+    role: Role,
+) -> Decided {
     let converted = (at.op.identifier != original.identifier).then(|| at.op.identifier.clone());
     let update = match (at.res.update.clone(), &converted) {
         (Some(u), _) => Some(u),
@@ -267,11 +267,12 @@ fn verdict(
     let pinned = update
         .as_ref()
         .map_or(original.identifier.clone(), |u| u.identifier.clone());
-    let (decision_word, policy, deny_msg) = match decision {
-        None => ("none", String::new(), vec![]),
-        Some(d) => (if d.allow { "allow" } else { "deny" }, d.policy, d.deny_msg),
+    let (verdict, policy, deny_msg) = match decision {
+        None => (Verdict::NoPolicy, String::new(), vec![]),
+        Some(d) if d.allow => (Verdict::Allow, d.policy, d.deny_msg),
+        Some(d) => (Verdict::Deny, d.policy, d.deny_msg),
     };
-    Verdict {
+    Decided {
         record: SourceRecord {
             role,
             kind: at.res.source.kind(),
@@ -279,9 +280,9 @@ fn verdict(
             pinned,
             pin_attrs: update.as_ref().map(|u| u.attrs.clone()).unwrap_or_default(),
             resolved: at.res.facts.resolved().to_string(),
-            platforms: platform.map(input::platform_string).into_iter().collect(),
+            platforms: platform.map(platform_string).into_iter().collect(),
             location,
-            decision: decision_word,
+            decision: verdict,
             policy,
             deny_msg,
             signatures_rejected: at.signatures_rejected,

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::error::{Error, Result};
 use crate::gateway::SubResult;
 use crate::graph::{self, OpNode, ParsedDefinition};
-use crate::policy::input;
+use crate::model::platform_string;
 use crate::proto::{gw, pb};
 
 /// Where a definition sits in the Dockerfile frontend's result.
@@ -33,7 +33,7 @@ pub fn source_key(node: &OpNode, op: &pb::SourceOp) -> SourceKey {
     (
         op.identifier.clone(),
         op.attrs.clone(),
-        node.platform.as_ref().map(input::platform_string),
+        node.platform.as_ref().map(platform_string),
     )
 }
 

@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
+use super::places::{self, Place, PlaceDir, Places};
 use crate::attest;
 use crate::error::{Error, Result};
 use crate::gateway::{Bridge, Options};
-use crate::policy::load::{Place, Places};
-use crate::policy::{self, Mode, Needs, PolicySet};
+use crate::model::{Mode, Needs, TrustRootRecord};
+use crate::policy::{self, PolicySet};
 use crate::verify::image::ImageVerifier;
 use crate::verify::trust::SigstoreRoot;
 
@@ -20,7 +21,7 @@ pub struct Setup {
     /// Present when a policy reads image signatures.
     pub images: Option<ImageVerifier>,
     /// How the attestations name the trust root, when one was loaded.
-    pub trust_root: Option<attest::TrustRoot>,
+    pub trust_root: Option<TrustRootRecord>,
 }
 
 /// `places`: where the Dockerfile frontend reads the Dockerfile and the build context.
@@ -28,8 +29,15 @@ pub async fn policies(bridge: &Bridge, opts: &Options, places: &Places) -> Resul
     let (mut policies, load_vertex) = match opts.policy_mode {
         Mode::Off => (PolicySet::compile(vec![])?, String::new()),
         Mode::Enforce | Mode::Warn | Mode::ReportOnly => {
-            let loaded = policy::load_all(bridge, opts, places).await?;
-            loaded.require_strict(opts)?;
+            let req = places::load_request(opts);
+            let dir = |place| PlaceDir {
+                bridge,
+                opts,
+                place,
+            };
+            let loaded =
+                policy::load_all(&req, &dir(&places.dockerfile), &dir(&places.context)).await?;
+            loaded.require_strict(&req)?;
             if let Some(line) = loaded.notice() {
                 notice(bridge, &line).await?;
             }
@@ -52,7 +60,7 @@ pub async fn policies(bridge: &Bridge, opts: &Options, places: &Places) -> Resul
                 roots
             }
             None => {
-                trust_root = Some(attest::TrustRoot::embedded());
+                trust_root = Some(TrustRootRecord::embedded());
                 SigstoreRoot::embedded()
                     .map_err(|e| Error::option("trusted-root", e))?
                     .into()
@@ -86,14 +94,14 @@ async fn context_root(
     opts: &Options,
     context: &Place,
     path: &str,
-) -> Result<(attest::TrustRoot, Arc<[SigstoreRoot]>)> {
+) -> Result<(TrustRootRecord, Arc<[SigstoreRoot]>)> {
     let named = opts.trusted_root_context.as_deref();
-    let data = policy::load::context_file(bridge, opts, context, path, named).await?;
+    let data = places::context_file(bridge, opts, context, path, named).await?;
     let uri = match named {
         None => format!("context:{path}"),
         Some(n) => format!("named-context:{n}:{path}"),
     };
-    let root = attest::TrustRoot::file(uri, &data);
+    let root = TrustRootRecord::file(uri, &data);
     let text = String::from_utf8(data)
         .map_err(|_| Error::option("trusted-root", format!("{path} is not text")))?;
     let roots: Arc<[SigstoreRoot]> =

@@ -6,10 +6,10 @@
 
 use prost::Message;
 
+use super::places::{self, Place};
 use crate::error::{Error, Result};
 use crate::gateway::Options;
 use crate::gateway::options::{OPT_CMDLINE, OPT_SOURCE};
-use crate::policy::load::{self, Place};
 use crate::proto::pb;
 use crate::sources::ImageRef;
 
@@ -72,14 +72,14 @@ async fn read(
         .get("filename")
         .filter(|f| !f.is_empty())
         .map_or("Dockerfile", String::as_str);
-    let mut found = load::read_at_with_definition(bridge, opts, dockerfile, filename).await?;
+    let mut found = places::read_at_with_definition(bridge, opts, dockerfile, filename).await?;
     let mut name = filename.to_string();
     if found.is_none() && filename.rsplit('/').next() == Some("Dockerfile") {
         name = format!(
             "{}dockerfile",
             filename.strip_suffix("Dockerfile").unwrap_or("")
         );
-        found = load::read_at_with_definition(bridge, opts, dockerfile, &name).await?;
+        found = places::read_at_with_definition(bridge, opts, dockerfile, &name).await?;
     }
     // No Dockerfile: the Dockerfile frontend reports it.
     let Some((data, definition)) = found else {

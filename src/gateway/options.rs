@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::policy::Mode as PolicyMode;
+use crate::model::Mode as PolicyMode;
 
 const OPT_PREFIX: &str = "BUILDKIT_FRONTEND_OPT_";
 
@@ -65,88 +65,18 @@ impl Options {
     }
 
     pub fn parse(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
-        let mut all = BTreeMap::new();
-        for (name, value) in vars {
-            if !name.starts_with(OPT_PREFIX) {
-                continue;
-            }
-            // The value is "key=value"; keys cannot contain '=' (BuildKit splits at the first one).
-            let Some((key, val)) = value.split_once('=') else {
-                return Err(Error::option(
-                    name,
-                    format!("expected key=value, got {value:?}"),
-                ));
-            };
-            all.insert(key.to_string(), val.to_string());
-        }
-        let own = |key: &str| all.get(key).or_else(|| all.get(&build_arg_form(key)));
-        let dockerfile_frontend = match own(OPT_DOCKERFILE_FRONTEND) {
-            Some(v) if v.trim().is_empty() => {
-                return Err(Error::option(
-                    OPT_DOCKERFILE_FRONTEND,
-                    "empty image reference",
-                ));
-            }
-            Some(v) => Some(v.trim().to_string()),
-            None => None,
+        let all = received(vars)?;
+        let own = |key: &str| {
+            all.get(key)
+                .or_else(|| all.get(&build_arg_form(key)))
+                .map(String::as_str)
         };
-        let policies: Vec<String> = own(OPT_POLICY)
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let inside = |opt: &str, p: &str| {
-            if p.is_empty() || p.starts_with('/') || p.split('/').any(|c| c == "..") {
-                Err(Error::option(
-                    opt,
-                    format!("{p:?} must be a path inside the build context"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        for p in &policies {
-            inside(OPT_POLICY, p)?;
-        }
-        let trusted_root = own(OPT_TRUSTED_ROOT).map(|v| v.trim().to_string());
-        if let Some(p) = &trusted_root {
-            inside(OPT_TRUSTED_ROOT, p)?;
-        }
-        let trusted_root_context = own(OPT_TRUSTED_ROOT_CONTEXT).map(|v| v.trim().to_string());
-        match (&trusted_root_context, &trusted_root) {
-            (Some(c), _) if c.is_empty() => {
-                return Err(Error::option(
-                    OPT_TRUSTED_ROOT_CONTEXT,
-                    "empty context name",
-                ));
-            }
-            (Some(_), None) => {
-                return Err(Error::option(
-                    OPT_TRUSTED_ROOT_CONTEXT,
-                    "names where trusted-root is read from; set trusted-root too",
-                ));
-            }
-            _ => {}
-        }
-        let policy_mode = match own(OPT_POLICY_MODE) {
-            Some(m) => PolicyMode::parse(m.trim())?,
-            None => PolicyMode::default(),
-        };
-        let policy_strict = match own(OPT_POLICY_STRICT) {
-            Some(v) => parse_bool(OPT_POLICY_STRICT, v.trim())?,
-            None => false,
-        };
-        if policy_strict && policy_mode == PolicyMode::Off {
-            // As Buildx refuses `disabled` with other policy flags: the two contradict.
-            return Err(Error::option(
-                OPT_POLICY_STRICT,
-                "requires a policy, so it cannot be combined with policy-mode=off",
-            ));
-        }
+        let dockerfile_frontend = dockerfile_frontend(own(OPT_DOCKERFILE_FRONTEND))?;
+        let policies = policy_files(own(OPT_POLICY))?;
+        let (trusted_root, trusted_root_context) =
+            trusted_root(own(OPT_TRUSTED_ROOT), own(OPT_TRUSTED_ROOT_CONTEXT))?;
+        let (policy_mode, policy_strict) =
+            policy_mode(own(OPT_POLICY_MODE), own(OPT_POLICY_STRICT))?;
         Ok(Options {
             all,
             dockerfile_frontend,
@@ -186,6 +116,109 @@ impl Options {
         }
         out
     }
+}
+
+/// Every option received, by key. The value is "key=value"; keys cannot contain '='
+/// (BuildKit splits at the first one).
+fn received(vars: impl IntoIterator<Item = (String, String)>) -> Result<BTreeMap<String, String>> {
+    let mut all = BTreeMap::new();
+    for (name, value) in vars {
+        if !name.starts_with(OPT_PREFIX) {
+            continue;
+        }
+        let Some((key, val)) = value.split_once('=') else {
+            return Err(Error::option(
+                name,
+                format!("expected key=value, got {value:?}"),
+            ));
+        };
+        all.insert(key.to_string(), val.to_string());
+    }
+    Ok(all)
+}
+
+fn dockerfile_frontend(value: Option<&str>) -> Result<Option<String>> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(Error::option(
+            OPT_DOCKERFILE_FRONTEND,
+            "empty image reference",
+        )),
+        Some(v) => Ok(Some(v.trim().to_string())),
+        None => Ok(None),
+    }
+}
+
+/// A path the option names in the build context: relative, and not leaving it.
+fn inside(opt: &str, p: &str) -> Result<()> {
+    if p.is_empty() || p.starts_with('/') || p.split('/').any(|c| c == "..") {
+        Err(Error::option(
+            opt,
+            format!("{p:?} must be a path inside the build context"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The `policy` option: comma-separated paths in the build context, in order.
+fn policy_files(value: Option<&str>) -> Result<Vec<String>> {
+    let policies: Vec<String> = value
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    for p in &policies {
+        inside(OPT_POLICY, p)?;
+    }
+    Ok(policies)
+}
+
+/// `trusted-root` (a path in the build context) and `trusted-root-context` (the named
+/// context it is read from instead), which means nothing without it.
+fn trusted_root(
+    root: Option<&str>,
+    context: Option<&str>,
+) -> Result<(Option<String>, Option<String>)> {
+    let trusted_root = root.map(|v| v.trim().to_string());
+    if let Some(p) = &trusted_root {
+        inside(OPT_TRUSTED_ROOT, p)?;
+    }
+    let trusted_root_context = context.map(|v| v.trim().to_string());
+    match (&trusted_root_context, &trusted_root) {
+        (Some(c), _) if c.is_empty() => Err(Error::option(
+            OPT_TRUSTED_ROOT_CONTEXT,
+            "empty context name",
+        )),
+        (Some(_), None) => Err(Error::option(
+            OPT_TRUSTED_ROOT_CONTEXT,
+            "names where trusted-root is read from; set trusted-root too",
+        )),
+        _ => Ok((trusted_root, trusted_root_context)),
+    }
+}
+
+/// `policy-mode` and `policy-strict`, which contradict `off`.
+fn policy_mode(mode: Option<&str>, strict: Option<&str>) -> Result<(PolicyMode, bool)> {
+    let policy_mode = match mode {
+        Some(m) => PolicyMode::parse(m.trim())?,
+        None => PolicyMode::default(),
+    };
+    let policy_strict = match strict {
+        Some(v) => parse_bool(OPT_POLICY_STRICT, v.trim())?,
+        None => false,
+    };
+    if policy_strict && policy_mode == PolicyMode::Off {
+        // As Buildx refuses `disabled` with other policy flags: the two contradict.
+        return Err(Error::option(
+            OPT_POLICY_STRICT,
+            "requires a policy, so it cannot be combined with policy-mode=off",
+        ));
+    }
+    Ok((policy_mode, policy_strict))
 }
 
 /// A boolean option, spelled as Go's `strconv.ParseBool` accepts it (what Buildx's

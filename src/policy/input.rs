@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 
 use super::gitobj;
 use super::image_names::image_names;
+use crate::model::{Facts, platform_string};
 use crate::proto::pb;
-use crate::resolve::Facts;
 use crate::sources::{ImageRef, Source};
 use crate::verify::git as git_sig;
 
@@ -75,16 +75,6 @@ pub fn document(
     doc.insert("env".into(), env.clone());
     doc.insert(key.into(), value);
     Ok(Value::Object(doc))
-}
-
-/// `os/arch[/variant]`, as Buildx and BuildKit write platforms.
-pub fn platform_string(p: &pb::Platform) -> String {
-    let mut s = format!("{}/{}", p.os, p.architecture);
-    if !p.variant.is_empty() {
-        s.push('/');
-        s.push_str(&p.variant);
-    }
-    s
 }
 
 fn image(

@@ -2,16 +2,16 @@
 //! Dockerfile (optional), plus every file named by the `policy` option (resolved in the build
 //! context; each must exist). A module's `import data.a.b` loads `a/b.rego` from the same
 //! directory, and `load_json("x.json")` files are read with it.
+//!
+//! Nothing here knows where the files are: the frontend hands in each place as a
+//! `Directory` (a client's local directory or a solved ref, read through the gateway), the
+//! `verify` subcommand and the tests a directory on this machine (`FsDir`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use prost::Message;
-
-use super::{Mode, PolicySource};
+use super::PolicySource;
 use crate::error::{Error, Result};
-use crate::gateway::options::OPT_POLICY_STRICT;
-use crate::gateway::{Bridge, Options};
-use crate::proto::pb;
+use crate::model::Mode;
 
 /// Imports are followed this deep; a deeper chain is most likely a cycle.
 const MAX_IMPORT_DEPTH: usize = 16;
@@ -40,160 +40,31 @@ impl Reader for FsDir {
     }
 }
 
-/// Where a directory of the build is read from: a local directory of the client, or a
-/// solved ref (a pinned remote context, or a frontend input) below `prefix`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Place {
-    Local(String),
-    Ref {
-        ref_id: String,
-        /// The op a warning about the policies attaches to.
-        vertex: String,
-        /// The directory inside the ref (`contextsubdir`), empty for its root.
-        prefix: String,
-        /// How the user names it, for messages (`git://…#main`).
-        what: String,
-        /// The definition the ref was solved from, which error locations name.
-        definition: pb::Definition,
-    },
+/// A directory of the build that policies are read from, as the frontend reaches it.
+/// Opening names the files wanted, so a client's local directory sends only those.
+#[allow(async_fn_in_trait)]
+pub trait Directory {
+    type Files: Reader;
+    /// The files matching `patterns` (BuildKit include patterns, or exact paths); `what`
+    /// names them in the client's progress.
+    async fn open(&self, patterns: &[String], what: &str) -> Result<Self::Files>;
+    /// The progress vertex warnings about policies read through `files` attach to.
+    fn vertex(&self, files: &Self::Files) -> String;
+    /// `path` as the user would look for it (`Dockerfile.rego in git://…#main`).
+    fn describe(&self, path: &str) -> String;
 }
 
-/// Where the Dockerfile's directory (and the automatic policy) and the build context (the
-/// `policy` option's files) are read from, as the Dockerfile frontend reads them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Places {
-    pub dockerfile: Place,
-    pub context: Place,
-}
-
-impl Places {
-    /// The client's local directories named by `dockerfilekey` and `contextkey`.
-    pub fn local(opts: &Options) -> Self {
-        let name = |key: &str, default: &str| {
-            Place::Local(
-                opts.all
-                    .get(key)
-                    .map_or(default, String::as_str)
-                    .to_string(),
-            )
-        };
-        Places {
-            dockerfile: name("dockerfilekey", "dockerfile"),
-            context: name("contextkey", "context"),
-        }
-    }
-}
-
-impl Place {
-    /// `path` as the user would look for it, with where it was looked for when not local.
-    fn describe(&self, path: &str) -> String {
-        match self {
-            Place::Local(_) => path.to_string(),
-            Place::Ref { what, .. } => format!("{path} in {what}"),
-        }
-    }
-}
-
-/// A solved ref's files below a directory.
-struct RefDir<'a> {
-    bridge: &'a Bridge,
-    ref_id: &'a str,
-    prefix: &'a str,
-}
-
-impl Reader for RefDir<'_> {
-    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        let full = join(self.prefix.trim_matches('/'), path);
-        self.bridge.read_file(self.ref_id, &full).await
-    }
-}
-
-/// A local directory of the client, solved so its files can be read.
-struct LocalDir<'a> {
-    bridge: &'a Bridge,
-    ref_id: String,
-    /// The digest of the local source op: a vertex the client has seen, which warnings
-    /// can be attached to (as the Dockerfile frontend does with its own load vertex).
-    pub vertex: String,
-    /// The definition it was solved from, which error locations name.
-    pub definition: pb::Definition,
-}
-
-impl<'a> LocalDir<'a> {
-    /// Transfers only the files matching `patterns` (BuildKit include patterns).
-    async fn open(
-        bridge: &'a Bridge,
-        opts: &Options,
-        name: &str,
-        patterns: &[String],
-        what: &str,
-    ) -> Result<LocalDir<'a>> {
-        let session = opts
-            .all
-            .get(&format!("local-sessionid:{name}"))
-            .cloned()
-            .or_else(|| std::env::var("BUILDKIT_SESSION_ID").ok())
-            .unwrap_or_default();
-        let patterns = serde_json::to_string(patterns).unwrap_or_default();
-        let source = pb::Op {
-            op: Some(pb::op::Op::Source(pb::SourceOp {
-                identifier: format!("local://{name}"),
-                attrs: [
-                    ("local.session".to_string(), session),
-                    ("local.sharedkeyhint".to_string(), format!("{name}-policy")),
-                    ("local.includepattern".to_string(), patterns),
-                ]
-                .into(),
-            })),
-            ..Default::default()
-        }
-        .encode_to_vec();
-        let terminal = pb::Op {
-            inputs: vec![pb::Input {
-                digest: crate::graph::digest_of(&source),
-                index: 0,
-            }],
-            ..Default::default()
-        }
-        .encode_to_vec();
-        let def = pb::Definition {
-            metadata: [(
-                crate::graph::digest_of(&source),
-                pb::OpMetadata {
-                    description: [(
-                        "llb.customname".to_string(),
-                        format!("[verified-frontend] load {what} from {name}"),
-                    )]
-                    .into(),
-                    caps: [
-                        ("source.local".to_string(), true),
-                        ("source.local.includepatterns".to_string(), true),
-                        ("source.local.sessionid".to_string(), true),
-                        ("source.local.sharedkeyhint".to_string(), true),
-                    ]
-                    .into(),
-                    ..Default::default()
-                },
-            )]
-            .into(),
-            def: vec![source.clone(), terminal],
-            source: None,
-        };
-        let vertex = crate::graph::digest_of(&source);
-        let r = bridge.solve_definition(def.encode_to_vec()).await?;
-        Ok(LocalDir {
-            bridge,
-            ref_id: r.id,
-            vertex,
-            definition: def,
-        })
-    }
-}
-
-impl Reader for LocalDir<'_> {
-    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        self.bridge.read_file(&self.ref_id, path).await
-    }
+/// What the build asks of the policies, from its options.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadRequest {
+    /// The `filename` option (the Dockerfile's path), if given: the automatic policy is
+    /// named after it.
+    pub filename: Option<String>,
+    /// The `policy` option's files, in the build context, in order.
+    pub policies: Vec<String>,
+    pub mode: Mode,
+    /// `policy-strict`: a build that decides sources must find a policy.
+    pub strict: bool,
 }
 
 fn dir_of(path: &str) -> &str {
@@ -384,12 +255,10 @@ async fn read_files(dir: &impl Reader, src: &mut PolicySource, wanted: &[Wanted]
     Ok(())
 }
 
-/// Reads a policy through the gateway: modules first, then exactly the files they name.
-async fn load_one(
-    bridge: &Bridge,
-    opts: &Options,
-    local: &str,
-    modules: &LocalDir<'_>,
+/// Reads a policy: modules first, then exactly the files they name.
+async fn load_one<D: Directory>(
+    place: &D,
+    modules: &D::Files,
     path: &str,
     label: String,
 ) -> Result<Option<PolicySource>> {
@@ -398,7 +267,7 @@ async fn load_one(
     };
     if !wanted.is_empty() {
         let paths: Vec<String> = wanted.iter().map(|(_, p)| p.clone()).collect();
-        let files = LocalDir::open(bridge, opts, local, &paths, "policy files").await?;
+        let files = place.open(&paths, "policy files").await?;
         read_files(&files, &mut src, &wanted).await?;
     }
     Ok(Some(src))
@@ -427,13 +296,12 @@ impl Loaded {
     /// `policy-strict`: a build that decides sources (`enforce`, `warn`) must have found a
     /// policy, so a misnamed or forgotten file fails the build instead of letting every
     /// source through. `report-only` never fails a build, and `off` loads nothing.
-    pub fn require_strict(&self, opts: &Options) -> Result<()> {
-        let decides = matches!(opts.policy_mode, Mode::Enforce | Mode::Warn);
-        if self.found || !opts.policy_strict || !decides {
+    pub fn require_strict(&self, req: &LoadRequest) -> Result<()> {
+        if self.found || !req.strict || !req.mode.decides() {
             return Ok(());
         }
         Err(Error::Other(format!(
-            "no policy found: looked for {} ({OPT_POLICY_STRICT}=true)",
+            "no policy found: looked for {} (policy-strict=true)",
             self.looked_for_list()
         )))
     }
@@ -453,11 +321,10 @@ impl Loaded {
 /// The automatic policy's path in the Dockerfile's directory, as Buildx names it:
 /// `<Dockerfile name>.rego` (`foo.Dockerfile` → `foo.Dockerfile.rego`), beside the
 /// Dockerfile even when `filename` has directories.
-fn auto_policy_path(opts: &Options) -> String {
-    let filename = opts
-        .all
-        .get("filename")
-        .map(String::as_str)
+fn auto_policy_path(req: &LoadRequest) -> String {
+    let filename = req
+        .filename
+        .as_deref()
         .filter(|f| !f.is_empty())
         .unwrap_or("Dockerfile");
     format!("{filename}.rego")
@@ -465,23 +332,26 @@ fn auto_policy_path(opts: &Options) -> String {
 
 /// Every policy this build must pass, in order: the automatic one, then the `policy` option's,
 /// with whether any was found. Both are read where the Dockerfile frontend reads the
-/// Dockerfile and the build context (`places`).
-pub async fn load_all(bridge: &Bridge, opts: &Options, places: &Places) -> Result<Loaded> {
-    let auto = auto_policy_path(opts);
+/// Dockerfile (`dockerfile`) and the build context (`context`).
+pub async fn load_all<D: Directory>(
+    req: &LoadRequest,
+    dockerfile: &D,
+    context: &D,
+) -> Result<Loaded> {
+    let auto = auto_policy_path(req);
     let label = auto.rsplit('/').next().unwrap_or(&auto).to_string();
-    let (found, vertex) =
-        load_from(bridge, opts, &places.dockerfile, &[(auto.clone(), label)]).await?;
+    let (found, vertex) = load_from(dockerfile, &[(auto.clone(), label)]).await?;
     let mut out: Vec<PolicySource> = found.into_iter().flatten().collect();
-    if !opts.policies.is_empty() {
-        let wanted: Vec<(String, String)> = opts
+    if !req.policies.is_empty() {
+        let wanted: Vec<(String, String)> = req
             .policies
             .iter()
             .map(|p| (p.clone(), p.clone()))
             .collect();
-        let (found, _) = load_from(bridge, opts, &places.context, &wanted).await?;
+        let (found, _) = load_from(context, &wanted).await?;
         for (p, (path, _)) in found.into_iter().zip(&wanted) {
             let p = p.ok_or_else(|| {
-                let what = places.context.describe("the build context");
+                let what = context.describe("the build context");
                 Error::option("policy", format!("{path} not found in {what}"))
             })?;
             out.push(p);
@@ -491,122 +361,22 @@ pub async fn load_all(bridge: &Bridge, opts: &Options, places: &Places) -> Resul
         found: !out.is_empty(),
         sources: out,
         vertex,
-        looked_for: vec![places.dockerfile.describe(&auto)],
+        looked_for: vec![dockerfile.describe(&auto)],
     })
 }
 
 /// Reads the policies `(path, label)` from one place (`None` for a missing one), and the
 /// vertex warnings about them attach to.
-async fn load_from(
-    bridge: &Bridge,
-    opts: &Options,
-    place: &Place,
+async fn load_from<D: Directory>(
+    place: &D,
     wanted: &[(String, String)],
 ) -> Result<(Vec<Option<PolicySource>>, String)> {
+    let dir = place.open(&rego_patterns(), "policies").await?;
     let mut out = Vec::new();
-    match place {
-        Place::Local(name) => {
-            let dir = LocalDir::open(bridge, opts, name, &rego_patterns(), "policies").await?;
-            for (path, label) in wanted {
-                out.push(load_one(bridge, opts, name, &dir, path, label.clone()).await?);
-            }
-            Ok((out, dir.vertex))
-        }
-        Place::Ref {
-            ref_id,
-            vertex,
-            prefix,
-            ..
-        } => {
-            let dir = RefDir {
-                bridge,
-                ref_id,
-                prefix,
-            };
-            for (path, label) in wanted {
-                out.push(read_policy(&dir, path, label.clone()).await?);
-            }
-            Ok((out, vertex.clone()))
-        }
+    for (path, label) in wanted {
+        out.push(load_one(place, &dir, path, label.clone()).await?);
     }
-}
-
-/// A file the options name in the build context (`context`), or in the named context
-/// `named` (e.g. `trusted-root`), read like policies.
-pub async fn context_file(
-    bridge: &Bridge,
-    opts: &Options,
-    context: &Place,
-    path: &str,
-    named: Option<&str>,
-) -> Result<Vec<u8>> {
-    let err = |m: String| Error::option("trusted-root", m);
-    let (local, what) = match (named, context) {
-        (None, Place::Ref { .. }) => {
-            let data = read_at(bridge, opts, context, path).await?;
-            let what = context.describe("the build context");
-            return data.ok_or_else(|| err(format!("{path} not found in {what}")));
-        }
-        (None, Place::Local(name)) => (name.clone(), "the build context".to_string()),
-        // Buildx sends `--build-context name=dir` as `context:name=local:<session dir>`;
-        // buildctl users name the local directory itself (`--local name=dir`).
-        (Some(name), _) => match opts.all.get(&format!("context:{name}")) {
-            Some(v) => match v.strip_prefix("local:") {
-                Some(l) => (l.to_string(), format!("named context {name}")),
-                None => {
-                    return Err(err(format!(
-                        "named context {name} is {v}, not a local directory"
-                    )));
-                }
-            },
-            None => (name.to_string(), format!("local {name}")),
-        },
-    };
-    read_at(bridge, opts, &Place::Local(local), path)
-        .await?
-        .ok_or_else(|| err(format!("{path} not found in {what}")))
-}
-
-/// One file of a place (for a local directory, only that file is transferred), with the
-/// definition it was read from, which error locations name.
-pub async fn read_at_with_definition(
-    bridge: &Bridge,
-    opts: &Options,
-    place: &Place,
-    path: &str,
-) -> Result<Option<(Vec<u8>, pb::Definition)>> {
-    match place {
-        Place::Local(name) => {
-            let dir = LocalDir::open(bridge, opts, name, &[path.to_string()], "file").await?;
-            let data = dir.read(path).await?;
-            Ok(data.map(|d| (d, dir.definition)))
-        }
-        Place::Ref {
-            ref_id,
-            prefix,
-            definition,
-            ..
-        } => {
-            let dir = RefDir {
-                bridge,
-                ref_id,
-                prefix,
-            };
-            let data = dir.read(path).await?;
-            Ok(data.map(|d| (d, definition.clone())))
-        }
-    }
-}
-
-async fn read_at(
-    bridge: &Bridge,
-    opts: &Options,
-    place: &Place,
-    path: &str,
-) -> Result<Option<Vec<u8>>> {
-    Ok(read_at_with_definition(bridge, opts, place, path)
-        .await?
-        .map(|(d, _)| d))
+    Ok((out, place.vertex(&dir)))
 }
 
 #[cfg(test)]
@@ -630,11 +400,8 @@ mod tests {
 
     #[test]
     fn automatic_policy_is_named_after_the_dockerfile() {
-        let opts = |f: Option<&str>| Options {
-            all: f
-                .map(|f| ("filename".to_string(), f.to_string()))
-                .into_iter()
-                .collect(),
+        let opts = |f: Option<&str>| LoadRequest {
+            filename: f.map(str::to_string),
             ..Default::default()
         };
         assert_eq!(auto_policy_path(&opts(None)), "Dockerfile.rego");

@@ -10,7 +10,7 @@ pub mod gitobj;
 mod image_names;
 pub mod input;
 pub mod load;
-mod needs;
+pub mod needs;
 pub mod provenance;
 pub mod reference;
 
@@ -20,52 +20,14 @@ use std::sync::{Arc, Mutex};
 use regorus::{Engine, Value};
 
 use crate::error::{Error, Result};
+use crate::model::{Needs, PolicyDigest};
 pub use caps::Caps;
 pub use extensions::RawObjects;
 use extensions::{EvalState, Shared};
 pub use load::{Loaded, load_all};
-pub use needs::Needs;
 
 const BUILTINS: &str = include_str!("builtins.rego");
 const QUERY: &str = "data.docker.decision";
-
-/// How policy decisions are applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// A denied source fails the build.
-    #[default]
-    Enforce,
-    /// Denials are reported; the build goes on.
-    Warn,
-    /// Policies are not evaluated at all.
-    Off,
-    /// Decisions are only recorded in the report and attestations: no failure, no warning.
-    ReportOnly,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Enforce => "enforce",
-            Mode::Warn => "warn",
-            Mode::Off => "off",
-            Mode::ReportOnly => "report-only",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Mode> {
-        match s {
-            "enforce" => Ok(Mode::Enforce),
-            "warn" => Ok(Mode::Warn),
-            "off" => Ok(Mode::Off),
-            "report-only" => Ok(Mode::ReportOnly),
-            other => Err(Error::option(
-                "policy-mode",
-                format!("{other:?} is not one of enforce, warn, report-only, off"),
-            )),
-        }
-    }
-}
 
 /// One policy's source: the main module, modules it imports, and data files for load_json.
 #[derive(Debug, Clone, Default)]
@@ -83,16 +45,6 @@ struct Policy {
     engine: Engine,
     state: Shared,
     digest: PolicyDigest,
-}
-
-/// What a policy was, by content: the main module's sha256 (what a consumer recomputes
-/// from the file) and every module and data file read with it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PolicyDigest {
-    pub name: String,
-    pub sha256: String,
-    /// path -> sha256 of each module and file read with the policy, the main one included.
-    pub files: BTreeMap<String, String>,
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -140,7 +92,7 @@ impl PolicySet {
             engine
                 .add_policy("builtin/verified_frontend.rego".into(), BUILTINS.into())
                 .map_err(|e| policy_err(format!("builtin module: {e}")))?;
-            needs = needs.union(Needs::of_module(BUILTINS));
+            needs = needs.union(needs::of_module(BUILTINS));
             for (path, text) in &src.modules {
                 let package = engine
                     .add_policy(path.clone(), text.clone())
@@ -151,7 +103,7 @@ impl PolicySet {
                         package.trim_start_matches("data.")
                     )));
                 }
-                needs = needs.union(Needs::of_module(text));
+                needs = needs.union(needs::of_module(text));
             }
             let state: Shared = Arc::new(Mutex::new(EvalState::default()));
             extensions::register(&mut engine, &state, &src.files)

@@ -4,119 +4,81 @@
 //! side of fetching: a whole-object reference (`input.image` passed to a function, `input`
 //! itself, `import input.image as img`) needs every field below it. Comments are ignored.
 
-/// Metadata beyond what pinning resolves anyway (digest, commit, checksum).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Needs {
-    /// `input.image.{labels,user,volumes,workingDir,env,createdTime}`: the image config.
-    /// Resolving an image's digest fetches it anyway; this only matters for references
-    /// that already carry a digest, which otherwise need no resolution at all.
-    pub image_config: bool,
-    /// `input.image.{hasProvenance,signatures}`: the attestation chain.
-    pub image_attestations: bool,
-    /// `input.image.provenance`: the chain plus the SLSA provenance blobs.
-    pub image_provenance: bool,
-    /// `input.git.{commit,tag}`: the raw commit and tag objects.
-    pub git_objects: bool,
-    /// `input.image.tag` of a `name:tag@digest` reference: check that the tag still names
-    /// that digest, so a policy that trusts tags cannot be handed another digest.
-    pub image_tag: bool,
-}
+use crate::model::Needs;
 
-impl Needs {
-    pub fn all() -> Self {
-        Needs {
-            image_config: true,
-            image_attestations: true,
-            image_provenance: true,
-            git_objects: true,
-            image_tag: true,
-        }
-    }
-
-    pub fn union(self, o: Needs) -> Needs {
-        Needs {
-            image_config: self.image_config || o.image_config,
-            image_attestations: self.image_attestations || o.image_attestations,
-            image_provenance: self.image_provenance || o.image_provenance,
-            git_objects: self.git_objects || o.git_objects,
-            image_tag: self.image_tag || o.image_tag,
-        }
-    }
-
-    /// What one referenced path (components after `input`) requires.
-    fn of_path(path: &[&str]) -> Needs {
-        let image_all = Needs {
-            git_objects: false,
-            ..Needs::all()
-        };
-        match path {
-            [] => Needs::all(),
-            ["image"] => image_all,
-            ["image", f, ..] => match *f {
-                "labels" | "user" | "volumes" | "workingDir" | "env" | "createdTime" => Needs {
-                    image_config: true,
-                    ..Default::default()
-                },
-                "hasProvenance" | "signatures" => Needs {
-                    image_attestations: true,
-                    ..Default::default()
-                },
-                "provenance" => Needs {
-                    image_attestations: true,
-                    image_provenance: true,
-                    ..Default::default()
-                },
-                "tag" => Needs {
-                    image_tag: true,
-                    ..Default::default()
-                },
-                _ => Needs::default(),
+/// What one referenced path (components after `input`) requires.
+fn of_path(path: &[&str]) -> Needs {
+    let image_all = Needs {
+        git_objects: false,
+        ..Needs::all()
+    };
+    match path {
+        [] => Needs::all(),
+        ["image"] => image_all,
+        ["image", f, ..] => match *f {
+            "labels" | "user" | "volumes" | "workingDir" | "env" | "createdTime" => Needs {
+                image_config: true,
+                ..Default::default()
             },
-            ["git"] | ["git", "commit" | "tag", ..] => Needs {
-                git_objects: true,
+            "hasProvenance" | "signatures" => Needs {
+                image_attestations: true,
+                ..Default::default()
+            },
+            "provenance" => Needs {
+                image_attestations: true,
+                image_provenance: true,
+                ..Default::default()
+            },
+            "tag" => Needs {
+                image_tag: true,
                 ..Default::default()
             },
             _ => Needs::default(),
-        }
+        },
+        ["git"] | ["git", "commit" | "tag", ..] => Needs {
+            git_objects: true,
+            ..Default::default()
+        },
+        _ => Needs::default(),
     }
+}
 
-    /// Needs of one Rego module's text.
-    pub fn of_module(text: &str) -> Needs {
-        let mut needs = Needs::default();
-        for line in text.lines() {
-            let code = strip_comment(line);
-            let bytes = code.as_bytes();
-            let mut from = 0;
-            while let Some(pos) = code[from..].find("input") {
-                let start = from + pos;
-                let end = start + "input".len();
-                from = end;
-                let word_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-                if (start > 0 && (word_char(bytes[start - 1]) || bytes[start - 1] == b'.'))
-                    || (end < bytes.len() && word_char(bytes[end]))
-                {
-                    continue;
+/// Needs of one Rego module's text.
+pub fn of_module(text: &str) -> Needs {
+    let mut needs = Needs::default();
+    for line in text.lines() {
+        let code = strip_comment(line);
+        let bytes = code.as_bytes();
+        let mut from = 0;
+        while let Some(pos) = code[from..].find("input") {
+            let start = from + pos;
+            let end = start + "input".len();
+            from = end;
+            let word_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+            if (start > 0 && (word_char(bytes[start - 1]) || bytes[start - 1] == b'.'))
+                || (end < bytes.len() && word_char(bytes[end]))
+            {
+                continue;
+            }
+            let mut path = Vec::new();
+            let mut rest = &code[end..];
+            while let Some(after_dot) = rest.strip_prefix('.') {
+                let len = after_dot.bytes().take_while(|b| word_char(*b)).count();
+                if len == 0 {
+                    break;
                 }
-                let mut path = Vec::new();
-                let mut rest = &code[end..];
-                while let Some(after_dot) = rest.strip_prefix('.') {
-                    let len = after_dot.bytes().take_while(|b| word_char(*b)).count();
-                    if len == 0 {
-                        break;
-                    }
-                    path.push(&after_dot[..len]);
-                    rest = &after_dot[len..];
-                }
-                // `input.image` as a statement of its own only asks which kind of source
-                // this is; it reads no field, so it needs nothing fetched.
-                let kind_test = path.len() == 1 && is_statement(&code[..start], rest);
-                if !kind_test {
-                    needs = needs.union(Needs::of_path(&path));
-                }
+                path.push(&after_dot[..len]);
+                rest = &after_dot[len..];
+            }
+            // `input.image` as a statement of its own only asks which kind of source
+            // this is; it reads no field, so it needs nothing fetched.
+            let kind_test = path.len() == 1 && is_statement(&code[..start], rest);
+            if !kind_test {
+                needs = needs.union(of_path(&path));
             }
         }
-        needs
     }
+    needs
 }
 
 /// Whether an expression between `before` and `after` stands alone as a rule-body statement
@@ -165,7 +127,7 @@ mod tests {
     use super::*;
 
     fn n(text: &str) -> Needs {
-        Needs::of_module(text)
+        of_module(text)
     }
 
     #[test]

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::load::{FsDir, read_policy};
 use super::*;
+use crate::model::Facts;
 use crate::proto::pb;
-use crate::resolve::Facts;
 use crate::sources::Source;
 
 fn vectors() -> std::path::PathBuf {
@@ -1442,10 +1442,11 @@ fn loaded(found: bool) -> Loaded {
 
 #[test]
 fn strict_fails_only_a_deciding_build_without_policy() {
-    use crate::gateway::Options;
-    let opts = |mode: Mode, strict: bool| Options {
-        policy_mode: mode,
-        policy_strict: strict,
+    use super::load::LoadRequest;
+    use crate::model::Mode;
+    let opts = |mode: Mode, strict: bool| LoadRequest {
+        mode,
+        strict,
         ..Default::default()
     };
     let err = loaded(false)

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::model::SourceKind;
 use crate::proto::pb;
 
 pub mod image_ref;
@@ -94,14 +95,14 @@ impl Source {
         })
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> SourceKind {
         match self {
-            Source::Image(_) => "image",
-            Source::OciLayout(_) => "oci-layout",
-            Source::Blob { .. } => "blob",
-            Source::Git { .. } => "git",
-            Source::Http { .. } => "http",
-            Source::Local { .. } => "local",
+            Source::Image(_) => SourceKind::Image,
+            Source::OciLayout(_) => SourceKind::OciLayout,
+            Source::Blob { .. } => SourceKind::Blob,
+            Source::Git { .. } => SourceKind::Git,
+            Source::Http { .. } => SourceKind::Http,
+            Source::Local { .. } => SourceKind::Local,
         }
     }
 }
@@ -162,7 +163,7 @@ mod tests {
         ];
         for (id, kind) in cases {
             let s = parse(id).unwrap();
-            assert_eq!(s.kind(), kind, "{id}");
+            assert_eq!(s.kind().as_str(), kind, "{id}");
             assert_eq!(s.to_string(), id, "round trip of {id}");
         }
     }

@@ -6,6 +6,8 @@
 //! or cosign's legacy simplesigning signature in one (`verify::legacy`).
 
 mod binding;
+#[cfg(test)]
+mod legacy_tests;
 
 use std::collections::HashMap;
 

@@ -14,6 +14,7 @@ use crate::proto::pb;
 const SCP_STYLE: &str = r"^([a-zA-Z0-9-_]+)@([a-zA-Z0-9-.]+):(.*?)(?:\?(.*?))?(?:#(.*))?$";
 const KEEP_GIT_DIR_ARG: &str = "build-arg:BUILDKIT_CONTEXT_KEEP_GIT_DIR";
 const SOURCE_DATE_EPOCH_ARG: &str = "build-arg:SOURCE_DATE_EPOCH";
+const GIT_ADVICE_ARG: &str = "build-arg:BUILDKIT_GIT_ADVICE";
 
 /// A git context: the source op the Dockerfile frontend will load it with, and the string
 /// the user gave, to hand back pinned.
@@ -258,6 +259,11 @@ impl Query {
         if self.fetch_by_commit {
             attrs.insert("git.fetchbycommit".into(), "true".into());
         }
+        // Git prints its advice (e.g. on a detached HEAD) only during the first checkout,
+        // which is this frontend's, so the op must ask for it as dockerui's does.
+        if opts.get(GIT_ADVICE_ARG).and_then(|v| parse_bool(v)) == Some(true) {
+            attrs.insert("git.advice".into(), "true".into());
+        }
         pb::SourceOp {
             identifier: id,
             attrs,
@@ -331,6 +337,10 @@ mod tests {
         let opts = BTreeMap::from([(KEEP_GIT_DIR_ARG.to_string(), "1".to_string())]);
         let k = GitContext::parse("git://h/r.git", &opts).unwrap().unwrap();
         assert_eq!(k.op.attrs["git.keepgitdir"], "true");
+        assert!(!k.op.attrs.contains_key("git.advice"));
+        let opts = BTreeMap::from([(GIT_ADVICE_ARG.to_string(), "true".to_string())]);
+        let a = GitContext::parse("git://h/r.git", &opts).unwrap().unwrap();
+        assert_eq!(a.op.attrs["git.advice"], "true");
     }
 
     #[test]

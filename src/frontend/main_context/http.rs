@@ -7,12 +7,32 @@ use std::collections::BTreeMap;
 use prost::Message;
 
 use crate::graph::digest_of;
-use crate::proto::pb;
+use crate::proto::{gw, pb};
 
 /// The name the download is saved under, and the Dockerfile's name when it is no archive.
 pub const FILENAME: &str = "context";
 /// How much of the download tells whether it is an archive (what dockerui reads).
 pub const HEAD_LEN: i64 = 1024;
+
+/// The build argument whose value `context` asks for the main context's time.
+pub const SOURCE_DATE_EPOCH_ARG: &str = "build-arg:SOURCE_DATE_EPOCH";
+pub const EPOCH_FROM_CONTEXT: &str = "context";
+
+/// The `Last-Modified` time BuildKit saw for the download, in Unix seconds, or `None` when
+/// the server sent none. An answer about other content than `checksum` (the pin) is refused:
+/// the time must be that of the content the build gets.
+pub fn last_modified(
+    meta: &gw::ResolveSourceHttpResponse,
+    checksum: &str,
+) -> Result<Option<i64>, String> {
+    if meta.checksum != checksum {
+        return Err(format!(
+            "resolved to {} when its Last-Modified time was read, after it was pinned at {checksum}",
+            meta.checksum
+        ));
+    }
+    Ok(meta.last_modified.as_ref().map(|t| t.seconds))
+}
 
 pub fn is_http(value: &str) -> bool {
     let lower = value.get(..8).unwrap_or(value).to_ascii_lowercase();
@@ -131,6 +151,22 @@ mod tests {
         let mut broken = tar_of("Dockerfile", b"x");
         broken[0] ^= 1;
         assert!(!is_archive(&broken), "a wrong checksum is no tar header");
+    }
+
+    #[test]
+    fn last_modified_only_for_the_pinned_content() {
+        let meta = |checksum: &str, secs: Option<i64>| gw::ResolveSourceHttpResponse {
+            checksum: checksum.into(),
+            last_modified: secs.map(|seconds| prost_types::Timestamp { seconds, nanos: 0 }),
+            ..Default::default()
+        };
+        assert_eq!(
+            last_modified(&meta("sha256:a", Some(1_700_000_201)), "sha256:a"),
+            Ok(Some(1_700_000_201))
+        );
+        assert_eq!(last_modified(&meta("sha256:a", None), "sha256:a"), Ok(None));
+        let err = last_modified(&meta("sha256:b", Some(1)), "sha256:a").unwrap_err();
+        assert!(err.contains("pinned at sha256:a"), "{err}");
     }
 
     #[test]

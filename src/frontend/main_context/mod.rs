@@ -17,13 +17,12 @@ use std::collections::{BTreeMap, HashMap};
 use prost::Message;
 
 use super::decide::Decider;
-use crate::attest::SourceRecord;
+use super::places::{Place, Places};
 use crate::error::{Error, Result};
 use crate::gateway::{Bridge, Options};
 use crate::graph::{self, ParsedDefinition, SourceUpdate, digest_of};
-use crate::policy::Needs;
-use crate::policy::load::{Place, Places};
-use crate::proto::pb;
+use crate::model::{Needs, Role, SourceKind, SourceRecord};
+use crate::proto::{gw, pb};
 use crate::resolve;
 use git::GitContext;
 
@@ -49,7 +48,7 @@ pub struct MainContext {
 
 /// A source pinned before anything was read from it.
 struct Entry {
-    role: &'static str,
+    role: Role,
     location: String,
     /// The identifier as written.
     original: String,
@@ -95,7 +94,7 @@ impl MainContext {
         value: &str,
         g: GitContext,
     ) -> Result<()> {
-        let entry = pin(bridge, &g.op, None, "context", "build context").await?;
+        let entry = pin(bridge, &g.op, None, Role::Context, "build context").await?;
         let checksum = entry
             .op
             .attrs
@@ -123,10 +122,12 @@ impl MainContext {
             bridge,
             &http::source_op(url),
             None,
-            "context",
+            Role::Context,
             "build context",
         )
         .await?;
+        self.epoch_from_last_modified(bridge, opts, url, &entry.resolved)
+            .await?;
         let download = source_definition(&entry, &format!("load build context {url}"));
         let r = bridge.solve_definition(download.clone()).await?;
         let head = bridge
@@ -161,6 +162,42 @@ impl MainContext {
         Ok(())
     }
 
+    /// `SOURCE_DATE_EPOCH=context` takes an http context's time from its `Last-Modified`
+    /// header, which BuildKit reports only for an unpinned download: the Dockerfile frontend,
+    /// reading the pinned content, would fall back to the archive's newest file. So the time
+    /// is read here, for the same content as the pin, and handed on as the number.
+    async fn epoch_from_last_modified(
+        &mut self,
+        bridge: &Bridge,
+        opts: &Options,
+        url: &str,
+        checksum: &str,
+    ) -> Result<()> {
+        if opts
+            .all
+            .get(http::SOURCE_DATE_EPOCH_ARG)
+            .map(String::as_str)
+            != Some(http::EPOCH_FROM_CONTEXT)
+        {
+            return Ok(());
+        }
+        let req = gw::ResolveSourceMetaRequest {
+            source: Some(http::source_op(url)),
+            ..Default::default()
+        };
+        let http = bridge
+            .resolve_source_meta(req)
+            .await?
+            .http
+            .ok_or_else(|| Error::pin(url, "the daemon returned no http metadata"))?;
+        let secs = http::last_modified(&http, checksum).map_err(|e| Error::pin(url, e))?;
+        if let Some(secs) = secs {
+            self.forward
+                .insert(http::SOURCE_DATE_EPOCH_ARG.into(), Some(secs.to_string()));
+        }
+        Ok(())
+    }
+
     /// A Dockerfile (unless `dockerfilekey` forces the local one) or a build context given
     /// as frontend inputs (Buildx sends a git context with a query string that way, the
     /// same state as both): pinned, and read from there.
@@ -170,6 +207,15 @@ impl MainContext {
             true => None,
             false => self.inputs.get(INPUT_DOCKERFILE).cloned(),
         };
+        // The Dockerfile frontend refuses an empty input with this message; policies would
+        // otherwise be looked for where the Dockerfile is not.
+        if let Some(raw) = &dockerfile
+            && ParsedDefinition::new(raw)?.graph.nodes.is_empty()
+        {
+            return Err(Error::Other(format!(
+                "invalid nil input definition to definition op (the {INPUT_DOCKERFILE} frontend input is empty)"
+            )));
+        }
         if let Some(raw) = &dockerfile
             && let Some((def, entries)) = pin_definition(bridge, raw, INPUT_DOCKERFILE).await?
         {
@@ -275,7 +321,7 @@ impl MainContext {
         };
         for r in records
             .iter()
-            .filter(|r| r.kind == "git" && &r.original == id)
+            .filter(|r| r.kind == SourceKind::Git && &r.original == id)
         {
             if &r.resolved != commit {
                 return Err(Error::pin(
@@ -303,7 +349,7 @@ async fn pin(
     bridge: &Bridge,
     op: &pb::SourceOp,
     platform: Option<&pb::Platform>,
-    role: &'static str,
+    role: Role,
     location: &str,
 ) -> Result<Entry> {
     let location = location.to_string();
@@ -342,7 +388,14 @@ async fn pin_definition(
     let mut updates = HashMap::new();
     let mut entries: Vec<Entry> = Vec::new();
     for (node, op) in parsed.graph.sources() {
-        let e = pin(bridge, op, node.platform.as_ref(), "dockerfile", &location).await?;
+        let e = pin(
+            bridge,
+            op,
+            node.platform.as_ref(),
+            Role::Dockerfile,
+            &location,
+        )
+        .await?;
         if let Some(u) = &e.pin {
             updates.insert(node.digest.clone(), u.clone());
         }

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::{Role, SourceKind, Verdict};
+
 /// What was decided about one source, for the report and for errors.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceRecord {
-    /// `build` for the build's own sources; `frontend` for frontend images.
-    pub role: &'static str,
-    pub kind: &'static str,
+    pub role: Role,
+    pub kind: SourceKind,
     pub original: String,
     pub pinned: String,
     /// Attributes the pin added (e.g. `git.checksum`, `http.checksum`).
@@ -22,8 +23,7 @@ pub struct SourceRecord {
     pub platforms: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    /// `allow`, `deny`, or `none` when no policy was loaded.
-    pub decision: &'static str,
+    pub decision: Verdict,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub policy: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -43,8 +43,8 @@ impl SourceRecord {
     /// The build-output line for a decided source.
     pub fn summary(&self) -> String {
         let verdict = match self.decision {
-            "deny" => "DENIED (policy-mode=warn)",
-            other => other,
+            Verdict::Deny => "DENIED (policy-mode=warn)",
+            other => other.as_str(),
         };
         let mut line = format!("verified-frontend: {verdict} {}", self.original);
         if self.pinned != self.original {
@@ -124,15 +124,15 @@ mod tests {
     #[test]
     fn a_denial_lists_signers_first_and_cuts_long_facts() {
         let rec = SourceRecord {
-            role: "build",
-            kind: "image",
+            role: Role::Build,
+            kind: SourceKind::Image,
             original: "docker-image://r/app:1".into(),
             pinned: "docker-image://r/app:1@sha256:ab".into(),
             pin_attrs: BTreeMap::new(),
             resolved: "sha256:ab".into(),
             platforms: vec!["linux/amd64".into()],
             location: Some("Dockerfile:2".into()),
-            decision: "deny",
+            decision: Verdict::Deny,
             policy: "p.rego".into(),
             deny_msg: vec!["not a release".into()],
             signatures_rejected: vec!["signature sha256:cd does not verify: expired".into()],
