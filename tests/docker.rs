@@ -7,11 +7,16 @@ use common::{Outcome, Rig, rig, serial};
 use sha2::Digest;
 
 fn docker_build(rig: &Rig, example: &str, tag: Option<&str>) -> Outcome {
+    docker_build_dir(rig, &rig.example(example), tag)
+}
+
+/// `docker build` of a directory through Docker 20.10's embedded BuildKit.
+fn docker_build_dir(rig: &Rig, dir: &std::path::Path, tag: Option<&str>) -> Outcome {
     let mut args = vec!["build".to_string(), "--progress".into(), "plain".into()];
     if let Some(t) = tag {
         args.extend(["-t".into(), t.to_string()]);
     }
-    args.push(rig.example(example).display().to_string());
+    args.push(dir.display().to_string());
     rig.run_logged_in(
         &rig.dockerd_log,
         "/usr/bin/docker",
@@ -63,21 +68,7 @@ fn docker_20_10_build_pins_an_unpinned_image_with_resolve_image_config() {
         "package docker\n\ndecision := {\"allow\": true}\n",
     )
     .unwrap();
-    let args: Vec<String> = [
-        "build",
-        "--progress",
-        "plain",
-        &dir.path().display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let out = rig.run_logged_in(
-        &rig.dockerd_log,
-        "/usr/bin/docker",
-        &args,
-        &[("DOCKER_HOST", &rig.docker_host), ("DOCKER_BUILDKIT", "1")],
-    );
+    let out = docker_build_dir(&rig, dir.path(), None);
     assert!(out.ok, "{}", out.output);
     assert_eq!(
         out.frontend_log.matches(note).count(),
@@ -107,16 +98,7 @@ fn docker_20_10_build_enforces_dockerfile_rego() {
     let _serial = serial();
     let rig = rig();
     let dir = rig.root.join("testdata/policy/allow-registry");
-    let args: Vec<String> = ["build", "--progress", "plain", &dir.display().to_string()]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let out = rig.run_logged_in(
-        &rig.dockerd_log,
-        "/usr/bin/docker",
-        &args,
-        &[("DOCKER_HOST", &rig.docker_host), ("DOCKER_BUILDKIT", "1")],
-    );
+    let out = docker_build_dir(&rig, &dir, None);
     assert!(!out.ok, "{}", out.output);
     let last = out.error();
     assert!(

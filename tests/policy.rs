@@ -13,22 +13,6 @@ fn case(rig: &Rig, name: &str) -> PathBuf {
     rig.root.join("testdata/policy").join(name)
 }
 
-/// A copy of a case directory the test may add files to.
-fn scratch_copy(src: &Path) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
-    dir
-}
-
-/// The digest the registry serves for repo:tag (the index).
-fn digest_of(rig: &Rig, repo: &str, tag: &str) -> String {
-    let body = rig.get(&format!("{repo}/manifests/{tag}"), common::OCI_INDEX);
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)))
-}
-
 fn build_with(rig: &Rig, dir: &Path, opts: &[&str]) -> Outcome {
     let mut extra = Vec::new();
     for o in opts {
@@ -44,7 +28,7 @@ fn denied_image_fails_naming_source_line_rule_and_facts_before_any_step() {
     let rig = rig();
     let out = build_with(&rig, &case(&rig, "allow-registry"), &[]);
     assert!(!out.ok, "{}", out.output);
-    let tools = digest_of(&rig, "tools", "1");
+    let tools = rig.digest_of("tools", "1");
     let line = out.error();
     assert!(
         line.starts_with(&format!(
@@ -208,7 +192,7 @@ fn no_source_gets_past_the_policy_by_any_route() {
 fn a_tag_that_names_another_digest_cannot_satisfy_a_tag_policy() {
     let _s = serial();
     let rig = rig();
-    let dir = scratch_copy(&case(&rig, "tag-trust"));
+    let dir = common::scratch_copy(&case(&rig, "tag-trust"));
     let df = |from: &str| {
         std::fs::write(
             dir.path().join("Dockerfile"),
@@ -220,8 +204,8 @@ fn a_tag_that_names_another_digest_cannot_satisfy_a_tag_policy() {
     let out = build_with(&rig, dir.path(), &[]);
     assert!(out.ok, "the tag itself is allowed:\n{}", out.output);
 
-    let old = digest_of(&rig, "busybox", "old");
-    assert_ne!(old, digest_of(&rig, "busybox", "latest"));
+    let old = rig.digest_of("busybox", "old");
+    assert_ne!(old, rig.digest_of("busybox", "latest"));
     df(&format!("127.0.0.1:5000/busybox:latest@{old}"));
     let out = build_with(&rig, dir.path(), &[]);
     assert!(
@@ -264,8 +248,8 @@ fn git_policy_reads_resolved_refs_and_the_tag_and_commit_objects() {
 fn pin_image_rewrites_the_source_and_the_build_uses_the_pinned_image() {
     let _s = serial();
     let rig = rig();
-    let dir = scratch_copy(&case(&rig, "pin"));
-    let tools2 = digest_of(&rig, "tools", "2");
+    let dir = common::scratch_copy(&case(&rig, "pin"));
+    let tools2 = rig.digest_of("tools", "2");
     std::fs::write(
         dir.path().join("pins.json"),
         format!("{{\"tools\": \"{tools2}\"}}"),
@@ -409,7 +393,7 @@ fn provenance_is_read_from_the_image_and_decides() {
 fn git_tags_must_be_signed_by_the_policys_key() {
     let _s = serial();
     let rig = rig();
-    let dir = scratch_copy(&case(&rig, "git-signed"));
+    let dir = common::scratch_copy(&case(&rig, "git-signed"));
     let keys = PathBuf::from(std::env::var("VF_RIG").unwrap()).join("keys");
     for k in ["signer.asc", "signer.pub"] {
         std::fs::copy(keys.join(k), dir.path().join(k)).unwrap();
@@ -445,7 +429,7 @@ fn downloads_must_carry_a_detached_signature_by_the_policys_key() {
         ("hello.txt.other.asc", false),
         ("other-content.asc", false),
     ] {
-        let dir = scratch_copy(&case(&rig, "http-pgp"));
+        let dir = common::scratch_copy(&case(&rig, "http-pgp"));
         std::fs::copy(keys.join("signer.asc"), dir.path().join("signer.asc")).unwrap();
         std::fs::copy(keys.join(sig), dir.path().join("hello.txt.asc")).unwrap();
         let out = build_with(&rig, dir.path(), &["policy=policy.rego"]);

@@ -42,11 +42,6 @@ fn attestation_of(rig: &Rig, repo: &str, tag: &str) -> String {
         .to_string()
 }
 
-fn digest_of(rig: &Rig, repo: &str, tag: &str) -> String {
-    let body = rig.get(&format!("{repo}/manifests/{tag}"), common::OCI_INDEX);
-    format!("sha256:{}", sha256_hex(&body))
-}
-
 #[test]
 fn the_image_carries_a_verification_summary_and_the_full_report() {
     let _s = serial();
@@ -64,7 +59,7 @@ fn the_image_carries_a_verification_summary_and_the_full_report() {
     let img = rig.image("report/summary", "1");
     assert_eq!(img.images.len(), 1);
     let platform_manifest = &img.images[0].digest;
-    let base = digest_of(&rig, "signed", "good");
+    let base = rig.digest_of("signed", "good");
     let base_pinned = format!("docker-image://127.0.0.1:5000/signed:good@{base}");
     let base_attestation = attestation_of(&rig, "signed", "good");
     let policy_sha = sha256_hex(&std::fs::read(dir.path().join("policy.rego")).unwrap());

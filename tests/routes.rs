@@ -18,22 +18,6 @@ fn case(rig: &Rig, name: &str) -> PathBuf {
     rig.root.join("testdata/routes").join(name)
 }
 
-/// A copy of a case directory the test may add files to.
-fn scratch_copy(src: &Path) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
-    dir
-}
-
-/// The digest the registry serves for repo:tag (the index).
-fn digest_of(rig: &Rig, repo: &str, tag: &str) -> String {
-    let body = rig.get(&format!("{repo}/manifests/{tag}"), common::OCI_INDEX);
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)))
-}
-
 fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
@@ -98,7 +82,7 @@ fn history(image: &PlatformImage) -> Vec<Value> {
 fn a_denied_sbom_generator_fails_the_build_before_it_runs() {
     let _s = serial();
     let rig = rig();
-    let dir = scratch_copy(&case(&rig, "sbom"));
+    let dir = common::scratch_copy(&case(&rig, "sbom"));
     std::fs::write(dir.path().join("marker.txt"), "denied scanner\n").unwrap();
     let sbom = format!("attest:sbom=generator={SCANNER}");
     let out = build(
@@ -125,7 +109,7 @@ fn a_denied_sbom_generator_fails_the_build_before_it_runs() {
 fn an_allowed_sbom_generator_runs_pinned_and_scans_the_built_image() {
     let _s = serial();
     let rig = rig();
-    let dir = scratch_copy(&case(&rig, "sbom"));
+    let dir = common::scratch_copy(&case(&rig, "sbom"));
     // Unique per run, so the SBOM can only be of this build's filesystem.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -185,11 +169,7 @@ fn an_allowed_sbom_generator_runs_pinned_and_scans_the_built_image() {
     assert_eq!(scanner["decision"], "allow", "{scanner}");
     assert_eq!(
         scanner["pinned"],
-        format!(
-            "docker-image://{SCANNER}@{}",
-            digest_of(&rig, "scanner", "1")
-        )
-        .as_str(),
+        format!("docker-image://{SCANNER}@{}", rig.digest_of("scanner", "1")).as_str(),
         "{scanner}"
     );
 }
@@ -249,9 +229,9 @@ fn assert_is_adv_base_b(rig: &Rig, repo: &str, got_tag: &str, plain_tag: &str) {
 
 /// A scratch copy of testdata/routes/pin whose pins.json pins adv/base to adv/base:b.
 fn pin_case(rig: &Rig) -> (tempfile::TempDir, String) {
-    let dir = scratch_copy(&case(rig, "pin"));
-    let b = digest_of(rig, "adv/base", "b");
-    assert_ne!(b, digest_of(rig, "adv/base", "a"));
+    let dir = common::scratch_copy(&case(rig, "pin"));
+    let b = rig.digest_of("adv/base", "b");
+    assert_ne!(b, rig.digest_of("adv/base", "a"));
     std::fs::write(
         dir.path().join("pins.json"),
         format!("{{\"base\": \"{b}\"}}"),

@@ -340,3 +340,22 @@ impl PlatformImage {
             .collect()
     }
 }
+
+/// A copy of a case directory the test may add files to.
+pub fn scratch_copy(src: &std::path::Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+impl Rig {
+    /// The digest the registry serves for repo:tag (the index).
+    pub fn digest_of(&self, repo: &str, tag: &str) -> String {
+        use sha2::Digest;
+        let body = self.get(&format!("{repo}/manifests/{tag}"), OCI_INDEX);
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)))
+    }
+}
