@@ -11,18 +11,17 @@
 //! the head's digest and nothing BuildKit builds, caches or checks (cache keys come from the
 //! op bodies, and worker constraints are not read).
 
+use std::collections::HashMap;
+
 use prost::Message;
 
 use crate::error::{Error, Result};
-use crate::graph::digest_of;
 use crate::graph::wire::{self, put_bytes};
+use crate::graph::{digest_of, reassemble, rename_inputs};
 use crate::proto::pb;
 
-// Field numbers of pb.Definition, pb.Source and pb.Op (solver/pb/ops.proto).
+// Field numbers of pb.Definition and pb.Op (solver/pb/ops.proto).
 const DEF_OPS: u32 = 1;
-const DEF_METADATA: u32 = 2;
-const DEF_SOURCE: u32 = 3;
-const SOURCE_LOCATIONS: u32 = 1;
 const OP_INPUTS: u32 = 1;
 const OP_CONSTRAINTS: u32 = 11;
 
@@ -41,42 +40,19 @@ pub fn distinct_head(raw: &[u8]) -> Result<Vec<u8>> {
         return Ok(raw.to_vec());
     };
     let new_head = toggle_constraints(ops[head]).map_err(bad)?;
-    let (old, new) = (digest_of(ops[head]), digest_of(&new_head));
-    let terminal = retarget(ops[ops.len() - 1], &new).map_err(bad)?;
-    let mut out = Vec::with_capacity(raw.len() + 2);
-    let mut op_index = 0;
-    for f in &fields {
-        match f.number {
-            DEF_OPS => {
-                let body = match op_index {
-                    i if i == head => new_head.as_slice(),
-                    i if i + 1 == ops.len() => terminal.as_slice(),
-                    i => ops[i],
-                };
-                put_bytes(&mut out, DEF_OPS, body);
-                op_index += 1;
-            }
-            DEF_METADATA => {
-                let entry = rename_key(f.body(raw), &old, &new).map_err(bad)?;
-                put_bytes(&mut out, DEF_METADATA, &entry);
-            }
-            DEF_SOURCE => {
-                let src = f.body(raw);
-                let mut body = Vec::with_capacity(src.len());
-                for sf in wire::fields(src).map_err(bad)? {
-                    if sf.number == SOURCE_LOCATIONS {
-                        let entry = rename_key(sf.body(src), &old, &new).map_err(bad)?;
-                        put_bytes(&mut body, SOURCE_LOCATIONS, &entry);
-                    } else {
-                        body.extend_from_slice(sf.raw(src));
-                    }
-                }
-                put_bytes(&mut out, DEF_SOURCE, &body);
-            }
-            _ => out.extend_from_slice(f.raw(raw)),
-        }
-    }
-    Ok(out)
+    let renamed = HashMap::from([(digest_of(ops[head]), digest_of(&new_head))]);
+    let last = ops.len() - 1;
+    let new_ops = ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| match i {
+            i if i == head => Ok(new_head.clone()),
+            i if i == last => rename_inputs(op, &renamed),
+            _ => Ok(op.to_vec()),
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()
+        .map_err(bad)?;
+    reassemble(raw, &new_ops, &renamed).map_err(bad)
 }
 
 /// The index of the op the terminal (the last op) names, when only the terminal uses it.
@@ -124,40 +100,6 @@ fn toggle_constraints(op: &[u8]) -> std::result::Result<Vec<u8>, String> {
     }
     if empty.is_none() {
         put_bytes(&mut out, OP_CONSTRAINTS, &[]);
-    }
-    Ok(out)
-}
-
-/// The terminal op pointed at the re-encoded head (same output index).
-fn retarget(terminal: &[u8], digest: &str) -> std::result::Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(terminal.len());
-    for f in wire::fields(terminal)? {
-        if f.number != OP_INPUTS {
-            out.extend_from_slice(f.raw(terminal));
-            continue;
-        }
-        let mut input = pb::Input::decode(f.body(terminal)).map_err(|e| e.to_string())?;
-        input.digest = digest.to_string();
-        put_bytes(&mut out, OP_INPUTS, &input.encode_to_vec());
-    }
-    Ok(out)
-}
-
-/// A `map<string, Message>` entry with key `old` renamed to `new`, its value's bytes kept.
-fn rename_key(entry: &[u8], old: &str, new: &str) -> std::result::Result<Vec<u8>, String> {
-    let fields = wire::fields(entry)?;
-    let is_old = fields
-        .iter()
-        .any(|f| f.number == 1 && f.body(entry) == old.as_bytes());
-    if !is_old {
-        return Ok(entry.to_vec());
-    }
-    let mut out = Vec::with_capacity(entry.len());
-    for f in fields {
-        match f.number {
-            1 => put_bytes(&mut out, 1, new.as_bytes()),
-            _ => out.extend_from_slice(f.raw(entry)),
-        }
     }
     Ok(out)
 }

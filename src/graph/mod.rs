@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::proto::pb;
 
-pub use rewrite::{SourceUpdate, rewrite};
+pub use rewrite::{SourceUpdate, reassemble, rename_inputs, rewrite};
 
 // Field numbers of pb.Op (solver/pb/ops.proto).
 const OP_INPUTS: u32 = 1;

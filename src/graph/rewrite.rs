@@ -82,6 +82,17 @@ const DEF_SOURCE: u32 = 3;
 const SOURCE_LOCATIONS: u32 = 1;
 const OPMETA_CAPS: u32 = 5;
 
+/// `raw` with its ops replaced by `new_ops` (same order, same count) and the metadata and
+/// source-map entries of the ops in `renamed` (old -> new digest) following them; every
+/// other byte is kept.
+pub fn reassemble(
+    raw: &[u8],
+    new_ops: &[Vec<u8>],
+    renamed: &HashMap<String, String>,
+) -> std::result::Result<Vec<u8>, String> {
+    rewrite_definition(raw, new_ops, renamed, &HashMap::new())
+}
+
 fn rewrite_definition(
     raw: &[u8],
     new_ops: &[Vec<u8>],
@@ -256,7 +267,7 @@ fn map_entry_key(entry: &[u8]) -> std::result::Result<String, String> {
 }
 
 /// Points an op's inputs at renamed ops, leaving every other byte alone.
-fn rename_inputs(
+pub fn rename_inputs(
     op: &[u8],
     renamed: &HashMap<String, String>,
 ) -> std::result::Result<Vec<u8>, String> {
