@@ -32,7 +32,7 @@ fn run_frontend(started: Instant) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("verified-frontend: cannot start the async runtime: {e}");
+            verified_frontend::daemon_log!("cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -40,14 +40,14 @@ fn run_frontend(started: Instant) -> ExitCode {
         let channel = match connect_stdio().await {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("verified-frontend: {e}");
+                verified_frontend::daemon_log!("{e}");
                 return ExitCode::FAILURE;
             }
         };
         let bridge = match Bridge::new(channel).await {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("verified-frontend: {e}");
+                verified_frontend::daemon_log!("{e}");
                 return ExitCode::FAILURE;
             }
         };
@@ -60,14 +60,14 @@ fn run_frontend(started: Instant) -> ExitCode {
         let returned = match &outcome {
             Ok(result) => bridge.return_result(result.clone()).await,
             Err(e) => {
-                eprintln!("verified-frontend: {e}");
+                verified_frontend::daemon_log!("{e}");
                 bridge.return_error(e).await
             }
         };
         match returned {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("verified-frontend: {e}");
+                verified_frontend::daemon_log!("{e}");
                 ExitCode::FAILURE
             }
         }

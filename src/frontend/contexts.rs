@@ -57,7 +57,7 @@ pub async fn pin_client_contexts(
             Ok(res) => {
                 forwarded.insert(key.clone(), res.pinned_identifier().to_string());
             }
-            Err(e) => eprintln!("verified-frontend: named context {name} not pinned yet: {e}"),
+            Err(e) => crate::daemon_log!("named context {name} not pinned yet: {e}"),
         }
     }
     Ok(())

@@ -134,7 +134,7 @@ impl Decider<'_> {
             return Ok(Step::Checksum);
         }
         for line in &d.prints {
-            eprintln!("verified-frontend: print {line}");
+            crate::daemon_log!("print {line}");
         }
         match (&d.pin, &at.res.source) {
             (None, _) => Ok(Step::Decided(Some(d))),

@@ -138,7 +138,7 @@ async fn prepare<'a>(bridge: &'a Bridge, opts: &Options) -> Result<Prepared<'a>>
         decider.policies.caps(&decider.env)?
     };
     for line in &caps.prints {
-        eprintln!("verified-frontend: print {line}");
+        crate::daemon_log!("print {line}");
     }
     Ok(Prepared {
         opts,
@@ -302,7 +302,7 @@ fn check_denials(records: &[SourceRecord], mode: Mode) -> Result<()> {
         Mode::Enforce => Err(Error::Denied(denied.join("\n"))),
         Mode::Warn | Mode::Off => {
             for d in &denied {
-                eprintln!("verified-frontend: warning: {d}");
+                crate::daemon_log!("warning: {d}");
             }
             Ok(())
         }

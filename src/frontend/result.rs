@@ -36,8 +36,8 @@ pub async fn finish(
 ) -> Result<gw::Result> {
     let policy_names: Vec<&str> = v.policies.names();
     // stderr goes to buildkitd's log: one JSON line per build for operators (and the tests).
-    eprintln!(
-        "verified-frontend: report {}",
+    crate::daemon_log!(
+        "report {}",
         serde_json::json!({"policies": &policy_names, "sources": v.records, "timings": timings})
     );
     let report = serde_json::json!({"policies": policy_names, "sources": v.records});
@@ -77,7 +77,7 @@ pub async fn finish(
         None => {
             let note = "the daemon cannot attach attestations (no reference.attestations cap): \
                         the verification report is in the result metadata only";
-            eprintln!("verified-frontend: {note}");
+            crate::daemon_log!("{note}");
             bridge.warn(note).await;
         }
     }

@@ -84,7 +84,7 @@ pub async fn policies(bridge: &Bridge, opts: &Options, places: &Places) -> Resul
 async fn notice(bridge: &Bridge, line: &str) -> Result<()> {
     let def =
         attest::named_files_definition(&[("/notice".into(), line.as_bytes().to_vec())], Some(line));
-    eprintln!("verified-frontend: {line}");
+    crate::daemon_log!("{line}");
     bridge.evaluate_definition(def).await.map(drop)
 }
 

@@ -217,7 +217,7 @@ impl Bridge {
             ranges,
         };
         if let Err(s) = self.client.clone().warn(req).await {
-            eprintln!("verified-frontend: Warn failed: {}", s.message());
+            crate::daemon_log!("Warn failed: {}", s.message());
         }
     }
 

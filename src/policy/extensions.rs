@@ -212,7 +212,7 @@ fn artifact_attestation(
                     Value::from_json_str(&sig.to_string()).map_err(|e| anyhow!("{NAME}: {e}"))
                 }
                 Err(e) => {
-                    eprintln!("verified-frontend: {NAME}({file}): not verified: {e}");
+                    crate::daemon_log!("{NAME}({file}): not verified: {e}");
                     Ok(Value::Undefined)
                 }
             }
