@@ -44,29 +44,27 @@ put() { # ref mediatype file
     "$base/v2/$repo/manifests/$1"
 }
 
-# Signatures from an earlier run were made under a root that no longer exists.
-reset_referrers() { # attestation manifest digest
-  printf '{"schemaVersion":2,"mediaType":"%s","manifests":[]}' "$SIGKIT_OCI_INDEX" >"$work/empty-referrers"
-  put "sha256-${1#sha256:}" "$SIGKIT_OCI_INDEX" "$work/empty-referrers"
-}
-
-# Rewrites the linux/amd64 attestation manifest of $repo:TAG with the jq FILTER, pushes it
-# and an index that lists it in place of the original, under TAG. Prints the new
-# attestation manifest's "digest mediaType size".
-rewrite_attestation() { # tag filter
-  local tag=$1 filter=$2 att new_digest new_size
-  read -r -a att <<<"$(attestation_manifest "$VF_REGISTRY" "$repo" "$tag" linux/amd64)"
-  get "${att[0]}" "$SIGKIT_OCI_MANIFEST" "$work/$tag.att"
-  jq -c "$filter" "$work/$tag.att" | tr -d '\n' >"$work/$tag.att.new"
-  new_digest="sha256:$(sha256sum "$work/$tag.att.new" | cut -d' ' -f1)"
-  new_size=$(wc -c <"$work/$tag.att.new" | tr -d ' ')
-  put "$new_digest" "$SIGKIT_OCI_MANIFEST" "$work/$tag.att.new"
-  get "$tag" "$SIGKIT_OCI_INDEX" "$work/$tag.index"
-  jq -c --arg old "${att[0]}" --arg new "$new_digest" --argjson size "$new_size" '
-    .manifests |= map(if .digest == $old then .digest = $new | .size = $size else . end)' \
-    "$work/$tag.index" | tr -d '\n' >"$work/$tag.index.new"
-  put "$tag" "$SIGKIT_OCI_INDEX" "$work/$tag.index.new"
-  echo "$new_digest ${att[1]} $new_size"
+# Rewrites the linux/amd64 attestation manifest of $repo:TAG with the kit's `oci
+# edit-manifest` EDITS, pushes it and an index that lists it in place of the original,
+# under TAG. Prints the new attestation manifest's "digest mediaType size". Every rewrite
+# is still a well-formed OCI manifest (only what it says is wrong), so the kit's typed
+# edits make all of them and none is written by hand here. Each step returns on failure:
+# this runs inside $(...), where set -e does not reach.
+rewrite_attestation() { # tag edits...
+  local tag=$1 att line new
+  shift
+  line=$(attestation_manifest "$VF_REGISTRY" "$repo" "$tag" linux/amd64) || return 1
+  read -r -a att <<<"$line"
+  get "${att[0]}" "$SIGKIT_OCI_MANIFEST" "$work/$tag.att" || return 1
+  "$sigkit" oci edit-manifest "$work/$tag.att" --out "$work/$tag.att.new" "$@" || return 1
+  line=$("$sigkit" oci descriptor "$work/$tag.att.new") || return 1
+  read -r -a new <<<"$line"
+  put "${new[0]}" "$SIGKIT_OCI_MANIFEST" "$work/$tag.att.new" || return 1
+  get "$tag" "$SIGKIT_OCI_INDEX" "$work/$tag.index" || return 1
+  "$sigkit" oci repoint "$work/$tag.index" --from "${att[0]}" --to "$work/$tag.att.new" \
+    --out "$work/$tag.index.new" || return 1
+  put "$tag" "$SIGKIT_OCI_INDEX" "$work/$tag.index.new" || return 1
+  echo "${new[0]} ${att[1]} ${new[2]}"
 }
 
 # Signs the attestation manifest ATT ("digest mediaType size") as the release build, the
@@ -74,7 +72,8 @@ rewrite_attestation() { # tag filter
 sign() { # tag att...
   local tag=$1
   shift
-  reset_referrers "$1"
+  # Signatures from an earlier run were made under a root that no longer exists.
+  reset_referrers "$VF_REGISTRY" "$repo" "$1"
   "$sigkit" sign --root "$sigstore" --digest "$1" --subject-name "$VF_REGISTRY/$repo" \
     --out "$work/$tag.bundle.json" --timestamp \
     --claim sourceRepositoryURI=https://github.com/example/app \
@@ -82,18 +81,20 @@ sign() { # tag att...
   attach_bundle "$VF_REGISTRY" "$repo" "$1" "$2" "$3" "$work/$tag.bundle.json"
 }
 
-bound_case() { # tag filter
-  local att
-  push_attested "$1"
-  read -r -a att <<<"$(rewrite_attestation "$1" "$2")"
-  sign "$1" "${att[@]}" >/dev/null
+bound_case() { # tag edits...
+  local tag=$1 att line
+  shift
+  push_attested "$tag"
+  line=$(rewrite_attestation "$tag" "$@")
+  read -r -a att <<<"$line"
+  sign "$tag" "${att[@]}" >/dev/null
 }
 
 log "signing images whose signature does not bind the image"
-bound_case binding-control '.annotations = {"org.example.rewritten": "yes"}'
-bound_case binding-no-subject 'del(.subject)'
-bound_case binding-subject-size '.subject.size += 1'
-bound_case binding-subject-type '.subject.mediaType = "application/vnd.oci.image.index.v1+json"'
+bound_case binding-control --set-annotation org.example.rewritten=yes
+bound_case binding-no-subject --drop-subject
+bound_case binding-subject-size --subject-size-delta +1
+bound_case binding-subject-type --subject-media-type "$SIGKIT_OCI_INDEX"
 
 # A genuine signature whose referrer carries a second layer (the empty blob the referrer's
 # config already names) after the bundle; only that referrer is listed.
@@ -101,7 +102,6 @@ push_attested binding-two-layers
 read -r -a att <<<"$(attestation_manifest "$VF_REGISTRY" "$repo" binding-two-layers linux/amd64)"
 sig=$(sign binding-two-layers "${att[@]}")
 get "$sig" "$SIGKIT_OCI_MANIFEST" "$work/two-layers.sig"
-jq -c '.layers += [.config | {mediaType, digest, size}]' "$work/two-layers.sig" | tr -d '\n' \
-  >"$work/two-layers.sig.new"
-reset_referrers "${att[0]}"
+"$sigkit" oci edit-manifest "$work/two-layers.sig" --append-config-layer --out "$work/two-layers.sig.new"
+reset_referrers "$VF_REGISTRY" "$repo" "${att[0]}"
 attach_referrer "$VF_REGISTRY" "$repo" "${att[0]}" "$work/two-layers.sig.new" >/dev/null

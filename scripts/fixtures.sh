@@ -73,20 +73,14 @@ push_attested() { # tag, label value
     --opt attest:provenance=mode=max,version=v1 \
     --output "type=image,name=$VF_REGISTRY/signed:$1,push=true,oci-mediatypes=true"
 }
-# A fresh referrers index for an attestation manifest: BuildKit uses one signature per
-# attestation manifest, and signatures from an earlier run were made under a root that no
-# longer exists.
-reset_referrers() { # attestation manifest digest
-  printf '{"schemaVersion":2,"mediaType":"%s","manifests":[]}' "$SIGKIT_OCI_INDEX" |
-    curl -fsS -o /dev/null -X PUT -H "Content-Type: $SIGKIT_OCI_INDEX" --data-binary @- \
-      "http://$VF_REGISTRY/v2/signed/manifests/sha256-${1#sha256:}"
-}
 sign_attested() { # tag, sigkit sign options...
   local tag=$1
   shift
   local att
   read -r -a att <<<"$(attestation_manifest "$VF_REGISTRY" signed "$tag" linux/amd64)"
-  reset_referrers "${att[0]}"
+  # A fresh referrers index (sigkit.sh): BuildKit uses one signature per attestation
+  # manifest, and signatures from an earlier run were made under a root that no longer exists.
+  reset_referrers "$VF_REGISTRY" signed "${att[0]}"
   "$sigkit" sign --root "$sigstore" --digest "${SIGN_DIGEST:-${att[0]}}" \
     --subject-name "$VF_REGISTRY/signed" --out "$work/$tag.bundle.json" "$@" >/dev/null
   attach_bundle "$VF_REGISTRY" signed "${att[0]}" "${att[1]}" "${att[2]}" "$work/$tag.bundle.json" >/dev/null
@@ -127,7 +121,7 @@ sign_legacy_attested() { # tag, sigkit sign-legacy options...
   shift
   local att
   read -r -a att <<<"$(attestation_manifest "$VF_REGISTRY" signed "$tag" linux/amd64)"
-  reset_referrers "${att[0]}"
+  reset_referrers "$VF_REGISTRY" signed "${att[0]}"
   rm -rf "$work/$tag.legacy"
   "$sigkit" sign-legacy --root "$sigstore" --digest "${att[0]}" \
     --docker-reference "$VF_REGISTRY/signed" --out-dir "$work/$tag.legacy" "$@" >/dev/null

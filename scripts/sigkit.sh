@@ -4,33 +4,39 @@
 # cosign v3 does with `--registry-referrers-mode oci-1-1`, to a plain-HTTP registry without
 # the referrers API (Debian's docker-registry 2.8): the referrer manifest by digest, plus the
 # Referrers Tag Schema index at `sha256-<hex>` that containerd (and so BuildKit) falls back to.
+# Every OCI document is made, edited and read by the kit (`sigkit oci ...`, through
+# oci-spec's types); this file only moves bytes to and from the registry.
 #
-#   sigkit_build                       build the kit, print the binary's path
+#   sigkit_build                       build the kit, print the binary's path (call it first:
+#                                      the functions below run the binary it builds)
 #   manifest_descriptor REGISTRY REPO REF
 #   attestation_manifest REGISTRY REPO TAG PLATFORM
 #   attach_bundle REGISTRY REPO SUBJECT_DIGEST SUBJECT_MEDIATYPE SUBJECT_SIZE BUNDLE_FILE
 #   attach_legacy REGISTRY REPO SUBJECT_DIGEST SUBJECT_MEDIATYPE SUBJECT_SIZE OUT_DIR
-#   copy_image REGISTRY FROM_REPO REF TO_REPO TO_TAG
 #   attach_referrer REGISTRY REPO SUBJECT_DIGEST MANIFEST_FILE
+#   reset_referrers REGISTRY REPO SUBJECT_DIGEST
+#   copy_image REGISTRY FROM_REPO REF TO_REPO TO_TAG
 #
 # REGISTRY is host:port (http:// assumed) or a URL. Descriptors print as
-# "digest mediaType size". Needs curl, jq and sha256sum.
+# "digest mediaType size". Needs curl and sha256sum.
 
 SIGKIT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/sigkit"
+SIGKIT_BIN=$SIGKIT_DIR/target/debug/sigkit
 
-SIGKIT_BUNDLE_TYPE=application/vnd.dev.sigstore.bundle.v0.3+json
-SIGKIT_EMPTY_TYPE=application/vnd.oci.empty.v1+json
-SIGKIT_EMPTY_DIGEST=sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a
-SIGKIT_COSIGN_SIG_TYPE=application/vnd.dev.cosign.artifact.sig.v1+json
-SIGKIT_SIMPLESIGNING_TYPE=application/vnd.dev.cosign.simplesigning.v1+json
-SIGKIT_OCI_CONFIG=application/vnd.oci.image.config.v1+json
 SIGKIT_OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
 SIGKIT_OCI_INDEX=application/vnd.oci.image.index.v1+json
 SIGKIT_ACCEPT="$SIGKIT_OCI_INDEX,$SIGKIT_OCI_MANIFEST,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.docker.distribution.manifest.v2+json"
 
 sigkit_build() {
   cargo build --quiet --manifest-path "$SIGKIT_DIR/Cargo.toml" >&2 || return 1
-  echo "$SIGKIT_DIR/target/debug/sigkit"
+  echo "$SIGKIT_BIN"
+}
+
+# Runs the kit sigkit_build made; builds it only when it is missing, since the functions
+# run inside command substitutions where a "built already" flag would not survive.
+_sigkit() {
+  [ -x "$SIGKIT_BIN" ] || sigkit_build >/dev/null || return 1
+  "$SIGKIT_BIN" "$@"
 }
 
 _sigkit_fail() {
@@ -111,35 +117,40 @@ _sigkit_put_blob() { # base repo file digest [from_repo]
 # Prints "digest mediaType size" of the manifest or index at a tag or digest.
 manifest_descriptor() { # registry repo ref
   [ $# -eq 3 ] || { _sigkit_fail "usage: manifest_descriptor REGISTRY REPO REF"; return 1; }
-  local base body code digest media
+  local base body out code served line type=()
   base=$(_sigkit_base "$1")
   body=$(mktemp)
-  code=$(_sigkit_get_manifest "$base" "$2" "$3" "$body") || code=error
+  out=$(curl -sS -o "$body" -w '%{http_code} %{content_type}' -H "Accept: $SIGKIT_ACCEPT" \
+    "$base/v2/$2/manifests/$3") || out=error
+  read -r code served <<<"$out"
   if [ "$code" != 200 ]; then
     rm -f "$body"
     _sigkit_fail "GET $2/manifests/$3: HTTP $code"
     return 1
   fi
-  digest=$(_sigkit_sha256 "$body")
-  media=$(jq -r '.mediaType // empty' "$body" 2>/dev/null)
+  # The Content-Type stands in for a document that names no mediaType.
+  if [ -n "$served" ]; then type=(--media-type "${served%%;*}"); fi
+  line=$(_sigkit oci descriptor "$body" "${type[@]}") || {
+    rm -f "$body"
+    _sigkit_fail "$2/manifests/$3 is not a manifest or index"
+    return 1
+  }
+  rm -f "$body"
   case "$3" in
-    sha256:*) [ "$3" = "$digest" ] || {
-      rm -f "$body"
-      _sigkit_fail "$2@$3: the registry served content with digest $digest"
+    sha256:*) [ "$3" = "${line%% *}" ] || {
+      _sigkit_fail "$2@$3: the registry served content with digest ${line%% *}"
       return 1
     } ;;
   esac
-  echo "$digest ${media:-unknown} $(wc -c <"$body" | tr -d ' ')"
-  rm -f "$body"
+  echo "$line"
 }
 
 # Prints "digest mediaType size" of BuildKit's attestation manifest for PLATFORM
 # (os/arch[/variant]) in the index at TAG.
 attestation_manifest() { # registry repo tag platform
   [ $# -eq 4 ] || { _sigkit_fail "usage: attestation_manifest REGISTRY REPO TAG PLATFORM"; return 1; }
-  local base body code os arch variant found
+  local base body code found
   base=$(_sigkit_base "$1")
-  IFS=/ read -r os arch variant <<<"$4"
   body=$(mktemp)
   code=$(_sigkit_get_manifest "$base" "$2" "$3" "$body") || code=error
   if [ "$code" != 200 ]; then
@@ -147,44 +158,51 @@ attestation_manifest() { # registry repo tag platform
     _sigkit_fail "GET $2/manifests/$3: HTTP $code"
     return 1
   fi
-  found=$(jq -r --arg os "$os" --arg arch "$arch" --arg variant "${variant:-}" '
-    def kind: .annotations["vnd.docker.reference.type"] // "";
-    [.manifests[]? | select(kind != "attestation-manifest")
-      | select(.platform.os == $os and .platform.architecture == $arch
-               and ($variant == "" or .platform.variant == $variant)) | .digest] as $images
-    | .manifests[]? | select(kind == "attestation-manifest")
-    | select(.annotations["vnd.docker.reference.digest"] as $d | $images | index($d))
-    | "\(.digest) \(.mediaType) \(.size)"' "$body" 2>/dev/null | head -n1)
+  found=$(_sigkit oci attestation-of "$body" "$4") || {
+    rm -f "$body"
+    _sigkit_fail "$2:$3 has no attestation manifest for $4"
+    return 1
+  }
   rm -f "$body"
-  [ -n "$found" ] || { _sigkit_fail "$2:$3 has no attestation manifest for $4"; return 1; }
   echo "$found"
 }
 
-# After pushing referrer manifest FILE (digest DIGEST) with response HEADERS: unless the
-# registry has the referrers API (it says so with OCI-Subject and keeps the list itself),
-# adds the manifest to the subject's `sha256-<hex>` referrers tag index (replacing an entry
-# of the same digest), creating the index if needed.
-_sigkit_record_referrer() { # base repo subject_digest manifest_file manifest_digest headers
-  local base=$1 repo=$2 subject=$3 manifest=$4 manifest_digest=$5 headers=$6 work code
+# After pushing referrer manifest FILE with response HEADERS: unless the registry has the
+# referrers API (it says so with OCI-Subject and keeps the list itself), adds the manifest
+# to the subject's `sha256-<hex>` referrers tag index (replacing an entry of the same
+# digest), creating the index if needed.
+_sigkit_record_referrer() { # base repo subject_digest manifest_file headers
+  local base=$1 repo=$2 subject=$3 manifest=$4 headers=$5 work code
   grep -qi '^oci-subject:' <<<"$headers" && return 0
   work=$(mktemp -d)
   local tag="sha256-${subject#sha256:}"
   code=$(_sigkit_get_manifest "$base" "$repo" "$tag" "$work/index" "$SIGKIT_OCI_INDEX") || code=error
   case "$code" in
-    200) jq -e --arg it "$SIGKIT_OCI_INDEX" '.mediaType == $it' "$work/index" >/dev/null ||
-      { rm -rf "$work"; _sigkit_fail "$repo:$tag exists and is not an OCI image index"; return 1; } ;;
-    404) printf '{"schemaVersion":2,"mediaType":"%s","manifests":[]}' "$SIGKIT_OCI_INDEX" >"$work/index" ;;
+    200) ;;
+    404) _sigkit oci empty-index --out "$work/index" || { rm -rf "$work"; return 1; } ;;
     *) rm -rf "$work"; _sigkit_fail "GET $repo:$tag: HTTP $code"; return 1 ;;
   esac
-  jq -c --slurpfile m "$manifest" --arg d "$manifest_digest" \
-    --argjson size "$(wc -c <"$manifest" | tr -d ' ')" '
-    .manifests = ([.manifests[]? | select(.digest != $d)] + [{
-      mediaType: $m[0].mediaType, digest: $d, size: $size,
-      artifactType: $m[0].artifactType, annotations: $m[0].annotations
-    } | with_entries(select(.value != null))])' "$work/index" >"$work/index.new"
+  _sigkit oci referrers-add --index "$work/index" --manifest "$manifest" --out "$work/index.new" ||
+    { rm -rf "$work"; _sigkit_fail "$repo:$tag: cannot list $manifest there"; return 1; }
   _sigkit_put_manifest "$base" "$repo" "$tag" "$work/index.new" "$SIGKIT_OCI_INDEX" >/dev/null ||
     { rm -rf "$work"; return 1; }
   rm -rf "$work"
+}
+
+# Pushes the referrer the kit wrote to DIR (DIR/config.json, the blobs given, then
+# DIR/manifest.json by digest) and records it in the subject's referrers tag. Prints the
+# manifest's digest.
+_sigkit_push_referrer() { # base repo subject_digest dir blob_file...
+  local base=$1 repo=$2 subject=$3 dir=$4 blob manifest_digest headers
+  shift 4
+  for blob in "$dir/config.json" "$@"; do
+    _sigkit_put_blob "$base" "$repo" "$blob" "$(_sigkit_sha256 "$blob")" || return 1
+  done
+  manifest_digest=$(_sigkit_sha256 "$dir/manifest.json")
+  headers=$(_sigkit_put_manifest "$base" "$repo" "$manifest_digest" "$dir/manifest.json" \
+    "$SIGKIT_OCI_MANIFEST") || return 1
+  _sigkit_record_referrer "$base" "$repo" "$subject" "$dir/manifest.json" "$headers" || return 1
+  echo "$manifest_digest"
 }
 
 # Pushes BUNDLE_FILE as a referrer of the subject and records it in the subject's
@@ -194,51 +212,13 @@ attach_bundle() { # registry repo subject_digest subject_mediatype subject_size 
     _sigkit_fail "usage: attach_bundle REGISTRY REPO SUBJECT_DIGEST SUBJECT_MEDIATYPE SUBJECT_SIZE BUNDLE_FILE"
     return 1
   }
-  local base repo=$2 subject=$3 subject_type=$4 subject_size=$5 bundle=$6
-  local work bundle_digest bundle_size predicate content created manifest_digest headers
+  local base repo=$2 subject=$3 bundle=$6 work
   base=$(_sigkit_base "$1")
-  [[ "$subject" =~ ^sha256:[0-9a-f]{64}$ ]] || { _sigkit_fail "bad subject digest $subject"; return 1; }
-  [[ "$subject_size" =~ ^[0-9]+$ ]] || { _sigkit_fail "bad subject size $subject_size"; return 1; }
-  jq -e .mediaType "$bundle" >/dev/null 2>&1 || { _sigkit_fail "$bundle is not a Sigstore bundle"; return 1; }
-
   work=$(mktemp -d)
-  printf '{}' >"$work/empty"
-  _sigkit_put_blob "$base" "$repo" "$work/empty" "$SIGKIT_EMPTY_DIGEST" || { rm -rf "$work"; return 1; }
-  bundle_digest=$(_sigkit_sha256 "$bundle")
-  bundle_size=$(wc -c <"$bundle" | tr -d ' ')
-  _sigkit_put_blob "$base" "$repo" "$bundle" "$bundle_digest" || { rm -rf "$work"; return 1; }
-
-  predicate=$(jq -r '.dsseEnvelope.payload // empty | @base64d | fromjson | .predicateType // empty' \
-    "$bundle" 2>/dev/null)
-  if jq -e .dsseEnvelope "$bundle" >/dev/null; then content=dsse-envelope; else content=message-signature; fi
-  created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  jq -n -c \
-    --arg bt "$SIGKIT_BUNDLE_TYPE" --arg mt "$SIGKIT_OCI_MANIFEST" \
-    --arg et "$SIGKIT_EMPTY_TYPE" --arg ed "$SIGKIT_EMPTY_DIGEST" \
-    --arg bd "$bundle_digest" --argjson bs "$bundle_size" \
-    --arg sd "$subject" --arg st "$subject_type" --argjson ss "$subject_size" \
-    --arg content "$content" --arg predicate "${predicate:-https://sigstore.dev/cosign/sign/v1}" \
-    --arg created "$created" '{
-      schemaVersion: 2,
-      mediaType: $mt,
-      artifactType: $bt,
-      config: {mediaType: $et, digest: $ed, size: 2},
-      layers: [{mediaType: $bt, digest: $bd, size: $bs}],
-      subject: {mediaType: $st, digest: $sd, size: $ss},
-      annotations: {
-        "dev.sigstore.bundle.content": $content,
-        "dev.sigstore.bundle.predicateType": $predicate,
-        "org.opencontainers.image.created": $created
-      }
-    }' >"$work/manifest"
-  manifest_digest=$(_sigkit_sha256 "$work/manifest")
-  headers=$(_sigkit_put_manifest "$base" "$repo" "$manifest_digest" "$work/manifest" "$SIGKIT_OCI_MANIFEST") ||
-    { rm -rf "$work"; return 1; }
-
-  _sigkit_record_referrer "$base" "$repo" "$subject" "$work/manifest" "$manifest_digest" "$headers" ||
-    { rm -rf "$work"; return 1; }
+  _sigkit oci bundle-referrer --bundle "$bundle" --subject "$subject" "$4" "$5" --out-dir "$work" &&
+    _sigkit_push_referrer "$base" "$repo" "$subject" "$work" "$bundle" ||
+    { rm -rf "$work"; _sigkit_fail "attaching $bundle to $repo@$subject failed"; return 1; }
   rm -rf "$work"
-  echo "$manifest_digest"
 }
 
 # Pushes a cosign legacy signature made by `sigkit sign-legacy --out-dir OUT_DIR` as a
@@ -252,50 +232,13 @@ attach_legacy() { # registry repo subject_digest subject_mediatype subject_size 
     _sigkit_fail "usage: attach_legacy REGISTRY REPO SUBJECT_DIGEST SUBJECT_MEDIATYPE SUBJECT_SIZE OUT_DIR"
     return 1
   }
-  local base repo=$2 subject=$3 subject_type=$4 subject_size=$5 dir=$6
-  local work payload_digest payload_size config_digest config_size manifest_digest headers
+  local base repo=$2 subject=$3 dir=$6 work
   base=$(_sigkit_base "$1")
-  [[ "$subject" =~ ^sha256:[0-9a-f]{64}$ ]] || { _sigkit_fail "bad subject digest $subject"; return 1; }
-  [[ "$subject_size" =~ ^[0-9]+$ ]] || { _sigkit_fail "bad subject size $subject_size"; return 1; }
-  jq -e '.critical.type' "$dir/payload.json" >/dev/null 2>&1 ||
-    { _sigkit_fail "$dir/payload.json is not a simplesigning payload"; return 1; }
-  jq -e 'type == "object" and all(.[]; type == "string")' "$dir/annotations.json" >/dev/null 2>&1 ||
-    { _sigkit_fail "$dir/annotations.json is not an object of strings"; return 1; }
-
   work=$(mktemp -d)
-  payload_digest=$(_sigkit_sha256 "$dir/payload.json")
-  payload_size=$(wc -c <"$dir/payload.json" | tr -d ' ')
-  _sigkit_put_blob "$base" "$repo" "$dir/payload.json" "$payload_digest" || { rm -rf "$work"; return 1; }
-  # cosign's config for a signature image: one "layer", the payload.
-  jq -n -c --arg pd "$payload_digest" '{
-      architecture: "", created: "0001-01-01T00:00:00Z",
-      history: [{created: "0001-01-01T00:00:00Z"}], os: "",
-      rootfs: {type: "layers", diff_ids: [$pd]}, config: {}
-    }' | tr -d '\n' >"$work/config"
-  config_digest=$(_sigkit_sha256 "$work/config")
-  config_size=$(wc -c <"$work/config" | tr -d ' ')
-  _sigkit_put_blob "$base" "$repo" "$work/config" "$config_digest" || { rm -rf "$work"; return 1; }
-
-  jq -n -c \
-    --arg at "$SIGKIT_COSIGN_SIG_TYPE" --arg mt "$SIGKIT_OCI_MANIFEST" \
-    --arg ct "$SIGKIT_OCI_CONFIG" --arg cd "$config_digest" --argjson cs "$config_size" \
-    --arg lt "$SIGKIT_SIMPLESIGNING_TYPE" --arg pd "$payload_digest" --argjson ps "$payload_size" \
-    --slurpfile ann "$dir/annotations.json" \
-    --arg sd "$subject" --arg st "$subject_type" --argjson ss "$subject_size" '{
-      schemaVersion: 2,
-      mediaType: $mt,
-      artifactType: $at,
-      config: {mediaType: $ct, digest: $cd, size: $cs},
-      layers: [{mediaType: $lt, digest: $pd, size: $ps, annotations: $ann[0]}],
-      subject: {mediaType: $st, digest: $sd, size: $ss}
-    }' >"$work/manifest"
-  manifest_digest=$(_sigkit_sha256 "$work/manifest")
-  headers=$(_sigkit_put_manifest "$base" "$repo" "$manifest_digest" "$work/manifest" "$SIGKIT_OCI_MANIFEST") ||
-    { rm -rf "$work"; return 1; }
-  _sigkit_record_referrer "$base" "$repo" "$subject" "$work/manifest" "$manifest_digest" "$headers" ||
-    { rm -rf "$work"; return 1; }
+  _sigkit oci legacy-signature --sig-dir "$dir" --subject "$subject" "$4" "$5" --out-dir "$work" &&
+    _sigkit_push_referrer "$base" "$repo" "$subject" "$work" "$dir/payload.json" ||
+    { rm -rf "$work"; _sigkit_fail "attaching the signature in $dir to $repo@$subject failed"; return 1; }
   rm -rf "$work"
-  echo "$manifest_digest"
 }
 
 # Pushes MANIFEST_FILE, an OCI image manifest whose blobs the repository already has (a
@@ -303,42 +246,70 @@ attach_legacy() { # registry repo subject_digest subject_mediatype subject_size 
 # the subject's `sha256-<hex>` referrers tag as attach_bundle does. Prints its digest.
 attach_referrer() { # registry repo subject_digest manifest_file
   [ $# -eq 4 ] || { _sigkit_fail "usage: attach_referrer REGISTRY REPO SUBJECT_DIGEST MANIFEST_FILE"; return 1; }
-  local base repo=$2 subject=$3 manifest=$4 manifest_digest headers
+  local base repo=$2 subject=$3 manifest=$4 line manifest_digest media headers
   base=$(_sigkit_base "$1")
   [[ "$subject" =~ ^sha256:[0-9a-f]{64}$ ]] || { _sigkit_fail "bad subject digest $subject"; return 1; }
-  jq -e --arg mt "$SIGKIT_OCI_MANIFEST" '.mediaType == $mt' "$manifest" >/dev/null 2>&1 ||
-    { _sigkit_fail "$manifest is not an OCI image manifest"; return 1; }
-  manifest_digest=$(_sigkit_sha256 "$manifest")
+  line=$(_sigkit oci descriptor "$manifest") || { _sigkit_fail "$manifest is not a manifest"; return 1; }
+  read -r manifest_digest media _ <<<"$line"
+  [ "$media" = "$SIGKIT_OCI_MANIFEST" ] || { _sigkit_fail "$manifest is not an OCI image manifest"; return 1; }
   headers=$(_sigkit_put_manifest "$base" "$repo" "$manifest_digest" "$manifest" "$SIGKIT_OCI_MANIFEST") ||
     return 1
-  _sigkit_record_referrer "$base" "$repo" "$subject" "$manifest" "$manifest_digest" "$headers" ||
-    return 1
+  _sigkit_record_referrer "$base" "$repo" "$subject" "$manifest" "$headers" || return 1
   echo "$manifest_digest"
+}
+
+# Replaces the subject's `sha256-<hex>` referrers tag with an empty index: signatures from
+# an earlier run were made under a root that no longer exists.
+reset_referrers() { # registry repo subject_digest
+  [ $# -eq 3 ] || { _sigkit_fail "usage: reset_referrers REGISTRY REPO SUBJECT_DIGEST"; return 1; }
+  local base repo=$2 subject=$3 work
+  base=$(_sigkit_base "$1")
+  [[ "$subject" =~ ^sha256:[0-9a-f]{64}$ ]] || { _sigkit_fail "bad subject digest $subject"; return 1; }
+  work=$(mktemp -d)
+  _sigkit oci empty-index --out "$work/index" &&
+    _sigkit_put_manifest "$base" "$repo" "sha256-${subject#sha256:}" "$work/index" \
+      "$SIGKIT_OCI_INDEX" >/dev/null || { rm -rf "$work"; return 1; }
+  rm -rf "$work"
+}
+
+# The mediaType FILE names, DEFAULT when it names none.
+_sigkit_media_type() { # file default
+  local line
+  line=$(_sigkit oci descriptor "$1" --media-type "$2") || return 1
+  read -r _ line _ <<<"$line"
+  echo "$line"
+}
+
+# Mounts the config and layers of the manifest in FILE from FROM_REPO into TO_REPO.
+_sigkit_mount_blobs() { # base from to file
+  local blobs blob
+  blobs=$(_sigkit oci blobs "$4") || return 1
+  for blob in $blobs; do
+    _sigkit_put_blob "$1" "$3" "" "$blob" "$2" || return 1
+  done
 }
 
 # Copies an image (index or manifest, with its blobs mounted, not downloaded) to another
 # repository of the same registry, so tests can sign a copy rather than a shared fixture.
 copy_image() { # registry from_repo ref to_repo to_tag
   [ $# -eq 5 ] || { _sigkit_fail "usage: copy_image REGISTRY FROM_REPO REF TO_REPO TO_TAG"; return 1; }
-  local base from=$2 ref=$3 to=$4 tag=$5 work code media child blob
+  local base from=$2 ref=$3 to=$4 tag=$5 work code media children child
   base=$(_sigkit_base "$1")
   work=$(mktemp -d)
   code=$(_sigkit_get_manifest "$base" "$from" "$ref" "$work/top") || code=error
   [ "$code" = 200 ] || { rm -rf "$work"; _sigkit_fail "GET $from/manifests/$ref: HTTP $code"; return 1; }
-  media=$(jq -r '.mediaType // empty' "$work/top")
-  for child in $(jq -r '.manifests[]?.digest' "$work/top"); do
+  children=$(_sigkit oci children "$work/top") || { rm -rf "$work"; return 1; }
+  for child in $children; do
     code=$(_sigkit_get_manifest "$base" "$from" "$child" "$work/child") || code=error
     [ "$code" = 200 ] || { rm -rf "$work"; _sigkit_fail "GET $from@$child: HTTP $code"; return 1; }
-    for blob in $(jq -r '.config.digest // empty, .layers[]?.digest' "$work/child"); do
-      _sigkit_put_blob "$base" "$to" "" "$blob" "$from" || { rm -rf "$work"; return 1; }
-    done
-    _sigkit_put_manifest "$base" "$to" "$child" "$work/child" \
-      "$(jq -r '.mediaType // empty' "$work/child")" >/dev/null || { rm -rf "$work"; return 1; }
+    _sigkit_mount_blobs "$base" "$from" "$to" "$work/child" &&
+      media=$(_sigkit_media_type "$work/child" "$SIGKIT_OCI_MANIFEST") &&
+      _sigkit_put_manifest "$base" "$to" "$child" "$work/child" "$media" >/dev/null ||
+      { rm -rf "$work"; return 1; }
   done
-  for blob in $(jq -r '.config.digest // empty, .layers[]?.digest' "$work/top"); do
-    _sigkit_put_blob "$base" "$to" "" "$blob" "$from" || { rm -rf "$work"; return 1; }
-  done
-  _sigkit_put_manifest "$base" "$to" "$tag" "$work/top" "${media:-$SIGKIT_OCI_INDEX}" >/dev/null ||
+  _sigkit_mount_blobs "$base" "$from" "$to" "$work/top" &&
+    media=$(_sigkit_media_type "$work/top" "$SIGKIT_OCI_INDEX") &&
+    _sigkit_put_manifest "$base" "$to" "$tag" "$work/top" "$media" >/dev/null ||
     { rm -rf "$work"; return 1; }
   rm -rf "$work"
 }

@@ -5,6 +5,7 @@
 
 mod legacy;
 mod merkle;
+mod oci;
 mod pki;
 mod root;
 mod sign;
@@ -41,6 +42,10 @@ usage:
       --identity, --issuer, --claim   as for sign
       --expired             as for sign
       --tamper              flip one bit of the signature annotation (the log keeps the original)
+
+  sigkit oci SUBCOMMAND ...
+      Reads and writes the OCI documents the scripts push (scripts/sigkit.sh); see
+      `sigkit oci help`.
 ";
 
 fn main() -> ExitCode {
@@ -59,6 +64,7 @@ fn run(args: &[String]) -> Result<()> {
         Some("mint-root") => mint_root(&args[1..]),
         Some("sign") => sign(&args[1..]),
         Some("sign-legacy") => sign_legacy(&args[1..]),
+        Some("oci") => oci::cli::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
