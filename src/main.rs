@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         }
         Ok(Invocation::VerifyBundle(args)) => ExitCode::from(cli::bundle::run(&args)),
         Ok(Invocation::Verify(args)) => ExitCode::from(verified_frontend::consumer::main(&args)),
+        Ok(Invocation::Policy(cmd)) => ExitCode::from(cli::policy::run(&cmd)),
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(cli::USAGE_ERROR)

@@ -280,4 +280,19 @@ fn the_input_reference_is_generated_from_the_builder() {
         committed == generated,
         "docs/input-reference.md is out of date: run VF_UPDATE_REFERENCE=1 cargo test --test reference"
     );
+
+    // `policy schema` prints docs/input-schema.json: the same fields, as a JSON Schema.
+    let schema = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&verified_frontend::policy::schema::json_schema(&fields))
+            .unwrap()
+    );
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/input-schema.json");
+    if std::env::var("VF_UPDATE_REFERENCE").is_ok() {
+        std::fs::write(&schema_path, &schema).unwrap();
+    }
+    assert!(
+        std::fs::read_to_string(&schema_path).unwrap_or_default() == schema,
+        "docs/input-schema.json is out of date: run VF_UPDATE_REFERENCE=1 cargo test --test reference"
+    );
 }

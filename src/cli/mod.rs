@@ -6,6 +6,7 @@
 
 pub mod bundle;
 mod error;
+pub mod policy;
 pub mod verify;
 
 use std::ffi::OsString;
@@ -37,12 +38,11 @@ struct Cli {
     command: Option<Command>,
 }
 
-/// Room for more: a subcommand with its own subcommands (`policy test|eval|schema`) is one
-/// more variant holding a `Subcommand` enum.
 #[derive(Debug, Subcommand)]
 enum Command {
     VerifyBundle(bundle::BundleCommand),
     Verify(verify::VerifyCommand),
+    Policy(policy::PolicyCommand),
 }
 
 /// What the command line asks for.
@@ -54,6 +54,7 @@ pub enum Invocation {
     Info(String),
     VerifyBundle(bundle::VerifyBundleArgs),
     Verify(verified_frontend::consumer::VerifyArgs),
+    Policy(policy::PolicyCommand),
 }
 
 /// Parses the whole command line, program name first (as `std::env::args_os()`).
@@ -74,6 +75,7 @@ where
         None => Ok(Invocation::Frontend),
         Some(Command::VerifyBundle(c)) => c.validate().map(Invocation::VerifyBundle).map_err(fail),
         Some(Command::Verify(c)) => c.validate().map(Invocation::Verify).map_err(fail),
+        Some(Command::Policy(c)) => Ok(Invocation::Policy(c)),
     }
 }
 

@@ -13,6 +13,8 @@ pub mod load;
 pub mod needs;
 pub mod provenance;
 pub mod reference;
+pub mod schema;
+pub mod tester;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

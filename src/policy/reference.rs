@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 /// Objects whose keys are data (argument names, label keys), not fields.
-const MAPS: [&str; 8] = [
+pub const MAPS: [&str; 8] = [
     "http.query",
     "image.provenance.configSource.digest",
     "env.args",

@@ -1,0 +1,3 @@
+package lib.names
+
+allowed := {"context", "extra"}
