@@ -62,8 +62,8 @@ fn the_quick_start_allows_denies_and_verifies() {
         .arg(&image)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("all 7 checks passed"), "{text}");
 }
