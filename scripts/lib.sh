@@ -33,4 +33,5 @@ rig_up() {
   trap 'bash "$VF_ROOT/scripts/rig.sh" stop' EXIT
   bash "$VF_ROOT/scripts/fixtures.sh"
   bash "$VF_ROOT/frontend/build.sh"
+  bash "$VF_ROOT/scripts/fixtures-release.sh"
 }
