@@ -635,16 +635,17 @@ fn signatures_over_the_attestation_manifest_verify_under_the_trusted_root_given(
         "{sig}"
     );
 
-    // Under the embedded public-good and GitHub roots the throwaway CA does not verify: the
-    // signature is reported, not counted, and not required.
+    // Under the embedded public-good and GitHub roots (the default) the throwaway CA does
+    // not verify: a signature that is there and does not verify fails the image, as a
+    // tampered one would.
     let v = verify(&[&b.reference()]);
-    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     let (result, sig) = v.row("signature");
-    assert_eq!(result, "ok");
+    assert_eq!(result, "FAIL");
     assert!(
         sig.contains("no verified signature; not accepted:")
             && sig.contains("does not verify")
-            && sig.contains("not required"),
+            && sig.contains("signatures are present and none verifies"),
         "{sig}"
     );
 }

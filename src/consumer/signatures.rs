@@ -135,6 +135,12 @@ pub(super) fn signature_row(
             detail.push_str(" (--trusted-root requires one)");
             return out.fail("signature", detail);
         }
+        // An unsigned image may pass; one whose signatures are there but none verifies was
+        // tampered with or signed by someone the roots do not know, and never passes.
+        if !rejected.is_empty() {
+            detail.push_str(" (signatures are present and none verifies)");
+            return out.fail("signature", detail);
+        }
         detail.push_str(" (not required without --trusted-root)");
     }
     out.ok("signature", detail);
@@ -169,5 +175,29 @@ mod tests {
         let ok: Vec<bool> = out.rows.iter().map(|r| r.ok).collect();
         assert_eq!(ok, [true, false, false]);
         assert!(out.rows[1].detail.contains("requires one"));
+    }
+
+    #[test]
+    fn a_signature_that_does_not_verify_fails_even_without_a_trusted_root() {
+        let mut out = rows();
+        let rejected = || {
+            Ok(Checked {
+                rejected: vec!["sha256:aa: does not verify".into()],
+                ..Checked::default()
+            })
+        };
+        signature_row(rejected(), vec![], false, &mut out);
+        signature_row(
+            Ok(Checked::default()),
+            vec!["cannot read sha256:bb".into()],
+            false,
+            &mut out,
+        );
+        assert!(out.rows.iter().all(|r| !r.ok), "{:?}", out.rows);
+        assert!(
+            out.rows[0]
+                .detail
+                .contains("signatures are present and none verifies")
+        );
     }
 }
