@@ -12,6 +12,7 @@
 //! unreadable image or a malformed manifest).
 
 pub mod checks;
+pub mod credentials;
 mod decide;
 mod document;
 mod layout;
