@@ -15,6 +15,9 @@ use serde::Deserialize;
 /// Docker Hub's key in config files and credential helpers.
 const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
+/// What a credential helper (or a test's stand-in) answers for a registry key.
+type Helper<'a> = &'a dyn Fn(&str, &str) -> Result<Option<Credentials>, String>;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub username: String,
@@ -83,7 +86,7 @@ fn lookup(
     path: &Path,
     text: &str,
     registry: &str,
-    helper: &dyn Fn(&str, &str) -> Result<Option<Credentials>, String>,
+    helper: Helper<'_>,
 ) -> Result<Option<Credentials>, String> {
     let config: ConfigFile = serde_json::from_str(text)
         .map_err(|e| format!("{}: not a Docker config file: {e}", path.display()))?;
@@ -91,10 +94,10 @@ fn lookup(
     if let Some(name) = config.cred_helpers.get(&key) {
         return helper(name, &key);
     }
-    if let Some(name) = config.creds_store.as_deref().filter(|s| !s.is_empty()) {
-        if let Some(c) = helper(name, &key)? {
-            return Ok(Some(c));
-        }
+    if let Some(name) = config.creds_store.as_deref().filter(|s| !s.is_empty())
+        && let Some(c) = helper(name, &key)?
+    {
+        return Ok(Some(c));
     }
     let entry = config
         .auths
