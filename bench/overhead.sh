@@ -69,6 +69,7 @@ tail -c +"$((log_start + 1))" "$VF_RIG/run/buildkitd.log" | sed -n 's/^verified-
   | python3 -c '
 import json, statistics, sys
 runs = [json.loads(l)["timings"] for l in sys.stdin if l.strip()]
-for k in runs[0]:
+# Stage times only; `calls` (the per-call breakdown) is bench/perf.sh's to read.
+for k in [k for k, v in runs[0].items() if isinstance(v, (int, float))]:
     print("  %-15s %8.3f" % (k, statistics.median(r[k] for r in runs)))
 print("  (%d runs)" % len(runs))'

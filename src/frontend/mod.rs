@@ -46,6 +46,10 @@ pub struct Timings {
     pub evaluate_ms: f64,
     pub rewrite_ms: f64,
     pub solve_ms: f64,
+    /// Every gateway call up to the report, per kind and per source: where the stages'
+    /// time went (filled in by the result stage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls: Option<crate::gateway::CallSummary>,
 }
 
 fn ms(d: Duration) -> f64 {

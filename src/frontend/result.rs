@@ -35,6 +35,12 @@ pub async fn finish(
     timings: &Timings,
 ) -> Result<gw::Result> {
     let policy_names: Vec<&str> = v.policies.names();
+    // The calls so far: every resolution and the sub-solve. The attestations' solves and
+    // the Return come after the report and are not in it.
+    let timings = &Timings {
+        calls: Some(bridge.call_summary()),
+        ..timings.clone()
+    };
     // stderr goes to buildkitd's log: one JSON line per build for operators (and the tests).
     crate::daemon_log!(
         "report {}",

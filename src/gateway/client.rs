@@ -1,4 +1,5 @@
 mod cache;
+mod calls;
 mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,6 +12,8 @@ use super::transport::MAX_MESSAGE_SIZE;
 use crate::error::{Error, Result};
 use crate::proto::google::rpc::Status;
 use crate::proto::gw::{self, llb_bridge_client::LlbBridgeClient};
+pub use calls::{CallSummary, KindStats, SourceStats};
+use calls::{Kind, Recorder};
 
 const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -74,6 +77,8 @@ pub struct Bridge {
     pub worker_platform: Option<crate::proto::pb::Platform>,
     /// The build's cache imports, given to every solve (`use_cache_imports`).
     cache_imports: OnceLock<Vec<gw::CacheOptionsEntry>>,
+    /// Every call made through this bridge, timed (`call_summary`).
+    calls: Recorder,
 }
 
 impl Bridge {
@@ -83,9 +88,12 @@ impl Bridge {
         let mut client = LlbBridgeClient::new(channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
+        let calls = Recorder::default();
         // Go's gateway client gives Ping 15 s too: a daemon that does not answer the first
         // call will not answer later ones, and a frontend must not hang the build.
-        let pong = tokio::time::timeout(PING_TIMEOUT, client.ping(gw::PingRequest {}))
+        let ping = tokio::time::timeout(PING_TIMEOUT, client.ping(gw::PingRequest {}));
+        let pong = calls
+            .time(Kind::Ping, None, ping)
             .await
             .map_err(|_| Error::Connect(format!("no answer to Ping within {PING_TIMEOUT:?}")))?
             .map_err(|s| Error::gateway("Ping", s))?
@@ -102,7 +110,13 @@ impl Bridge {
             caps,
             worker_platform,
             cache_imports: OnceLock::new(),
+            calls,
         })
+    }
+
+    /// Count, total and median time of the calls made so far, per kind and per source.
+    pub fn call_summary(&self) -> CallSummary {
+        self.calls.summary()
     }
 
     /// Reads the build's cache imports from its options (`cache-imports`, `cache-from`), as
@@ -120,10 +134,10 @@ impl Bridge {
         if !self.caps.has_frontend("frontend.inputs") {
             return Ok(BTreeMap::new());
         }
+        let mut client = self.client.clone();
         let resp = self
-            .client
-            .clone()
-            .inputs(gw::InputsRequest {})
+            .calls
+            .time(Kind::Inputs, None, client.inputs(gw::InputsRequest {}))
             .await
             .map_err(|s| Error::gateway("Inputs", s))?
             .into_inner();
@@ -149,10 +163,10 @@ impl Bridge {
             allow_result_array_ref: true,
             ..Default::default()
         };
+        let mut client = self.client.clone();
         let resp = self
-            .client
-            .clone()
-            .solve(req)
+            .calls
+            .time(Kind::SolveFrontend, None, client.solve(req))
             .await
             .map_err(|s| Error::SubFrontend {
                 status: Box::new(s),
@@ -216,7 +230,8 @@ impl Bridge {
             info,
             ranges,
         };
-        if let Err(s) = self.client.clone().warn(req).await {
+        let mut client = self.client.clone();
+        if let Err(s) = self.calls.time(Kind::Warn, None, client.warn(req)).await {
             crate::daemon_log!("Warn failed: {}", s.message());
         }
     }
@@ -240,10 +255,15 @@ impl Bridge {
             cache_imports: self.cache_imports.get().cloned().unwrap_or_default(),
             ..Default::default()
         };
+        let kind = if evaluate {
+            Kind::SolveEvaluate
+        } else {
+            Kind::Solve
+        };
+        let mut client = self.client.clone();
         let resp = self
-            .client
-            .clone()
-            .solve(req)
+            .calls
+            .time(kind, None, client.solve(req))
             .await
             .map_err(|s| Error::gateway("Solve", s))?
             .into_inner();
@@ -271,15 +291,16 @@ impl Bridge {
     ) -> Result<Option<Vec<u8>>> {
         self.caps
             .require_frontend("readfile", "read policy files from the build context")?;
+        let req = gw::ReadFileRequest {
+            r#ref: ref_id.to_string(),
+            file_path: path.to_string(),
+            range: head.map(|length| gw::FileRange { offset: 0, length }),
+            ..Default::default()
+        };
+        let mut client = self.client.clone();
         let resp = self
-            .client
-            .clone()
-            .read_file(gw::ReadFileRequest {
-                r#ref: ref_id.to_string(),
-                file_path: path.to_string(),
-                range: head.map(|length| gw::FileRange { offset: 0, length }),
-                ..Default::default()
-            })
+            .calls
+            .time(Kind::ReadFile, None, client.read_file(req))
             .await;
         match resp {
             Ok(r) => Ok(Some(r.into_inner().data)),
@@ -298,10 +319,15 @@ impl Bridge {
         &self,
         req: gw::ResolveSourceMetaRequest,
     ) -> Result<gw::ResolveSourceMetaResponse> {
+        let source = req.source.as_ref().map(|op| op.identifier.clone());
+        let mut client = self.client.clone();
         Ok(self
-            .client
-            .clone()
-            .resolve_source_meta(req)
+            .calls
+            .time(
+                Kind::ResolveSourceMeta,
+                source,
+                client.resolve_source_meta(req),
+            )
             .await
             .map_err(|s| Error::gateway("ResolveSourceMeta", s))?
             .into_inner())
@@ -311,10 +337,15 @@ impl Bridge {
         &self,
         req: gw::ResolveImageConfigRequest,
     ) -> Result<gw::ResolveImageConfigResponse> {
+        let source = Some(image_config_source(&req));
+        let mut client = self.client.clone();
         Ok(self
-            .client
-            .clone()
-            .resolve_image_config(req)
+            .calls
+            .time(
+                Kind::ResolveImageConfig,
+                source,
+                client.resolve_image_config(req),
+            )
             .await
             .map_err(|s| Error::gateway("ResolveImageConfig", s))?
             .into_inner())
@@ -334,13 +365,14 @@ impl Bridge {
         })?;
         let codec = tonic_prost::ProstCodec::<wire::Encoded, gw::ReturnResponse>::default();
         let path = PathAndQuery::from_static("/moby.buildkit.v1.frontend.LLBBridge/Return");
-        grpc.unary(
+        let call = grpc.unary(
             tonic::Request::new(wire::return_request(result)),
             path,
             codec,
-        )
-        .await
-        .map_err(|s| Error::gateway("Return", s))?;
+        );
+        let returned = self.calls.time(Kind::Return, None, call).await;
+        self.log_calls();
+        returned.map_err(|s| Error::gateway("Return", s))?;
         Ok(())
     }
 
@@ -350,14 +382,40 @@ impl Bridge {
             message: err.to_string(),
             details: err.status_details(),
         };
-        self.client
-            .clone()
-            .r#return(gw::ReturnRequest {
-                result: None,
-                error: Some(status),
-            })
-            .await
-            .map_err(|s| Error::gateway("Return", s))?;
+        let req = gw::ReturnRequest {
+            result: None,
+            error: Some(status),
+        };
+        let mut client = self.client.clone();
+        let returned = self
+            .calls
+            .time(Kind::Return, None, client.r#return(req))
+            .await;
+        self.log_calls();
+        returned.map_err(|s| Error::gateway("Return", s))?;
         Ok(())
     }
+
+    /// The calls of the whole run, Return included, in buildkitd's log: the report is
+    /// written before the attestations are made and the result returned. Per kind only;
+    /// the report has the per-source split.
+    fn log_calls(&self) {
+        let mut summary = self.calls.summary();
+        summary.sources.clear();
+        match serde_json::to_string(&summary) {
+            Ok(json) => crate::daemon_log!("calls {json}"),
+            Err(e) => crate::daemon_log!("calls: cannot encode the call timings: {e}"),
+        }
+    }
+}
+
+/// The source a `ResolveImageConfig` is about, named as the graph names it.
+fn image_config_source(req: &gw::ResolveImageConfigRequest) -> String {
+    // resolver_type 1 is BuildKit's ResolverTypeOCILayout.
+    let scheme = if req.resolver_type == 1 {
+        "oci-layout"
+    } else {
+        "docker-image"
+    };
+    format!("{scheme}://{}", req.r#ref)
 }

@@ -5,6 +5,6 @@ mod client;
 pub mod options;
 mod transport;
 
-pub use client::{Bridge, Caps, SubResult};
+pub use client::{Bridge, CallSummary, Caps, KindStats, SourceStats, SubResult};
 pub use options::Options;
 pub use transport::{MAX_MESSAGE_SIZE, connect_stdio};
