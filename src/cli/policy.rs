@@ -26,6 +26,19 @@ enum PolicySub {
     Schema(SchemaArgs),
 }
 
+/// Which policy a subcommand reads: `<FILENAME>.rego` in the working directory.
+#[derive(Debug, Args)]
+pub struct PolicyFile {
+    /// The Dockerfile whose policy (`<FILENAME>.rego`) is read
+    #[arg(
+        long,
+        short = 'f',
+        value_name = "FILENAME",
+        default_value = "Dockerfile"
+    )]
+    filename: String,
+}
+
 #[derive(Debug, Args)]
 #[command(
     about = "Run policy tests: the test_* rules of *_test.rego files",
@@ -37,14 +50,8 @@ pub struct TestArgs {
     /// Run only tests whose name contains this substring
     #[arg(long, value_name = "SUBSTR")]
     run: Option<String>,
-    /// The Dockerfile whose policy (`<FILENAME>.rego`) is tested
-    #[arg(
-        long,
-        short = 'f',
-        value_name = "FILENAME",
-        default_value = "Dockerfile"
-    )]
-    filename: String,
+    #[command(flatten)]
+    policy: PolicyFile,
     /// A *_test.rego file, or a directory of them
     #[arg(value_name = "PATH", value_parser = super::path())]
     path: PathBuf,
@@ -59,14 +66,8 @@ build context), as for `docker buildx policy eval`. Only what the source itself 
 0 allowed, 1 denied, 2 bad input."
 )]
 pub struct EvalArgs {
-    /// The Dockerfile whose policy (`<FILENAME>.rego`) decides
-    #[arg(
-        long,
-        short = 'f',
-        value_name = "FILENAME",
-        default_value = "Dockerfile"
-    )]
-    filename: String,
+    #[command(flatten)]
+    policy: PolicyFile,
     /// Print the input document instead of deciding
     #[arg(long)]
     print: bool,
@@ -143,7 +144,7 @@ fn test_modules(path: &Path) -> Result<Vec<(String, String)>, String> {
 }
 
 fn run_test(a: &TestArgs) -> Result<u8, String> {
-    let policy = load(&a.filename)?;
+    let policy = load(&a.policy.filename)?;
     let modules = test_modules(&a.path)?;
     let results =
         tester::run_tests(policy, modules, a.run.as_deref()).map_err(|e| e.to_string())?;
@@ -166,7 +167,7 @@ fn run_eval(a: &EvalArgs) -> Result<u8, String> {
             serde_json::from_str::<Value>(&text)
                 .map_err(|e| format!("{}: not a JSON document: {e}", path.display()))?
         }
-        (None, Some(source)) => source_document(source, &a.filename, a.platform.as_deref())?,
+        (None, Some(source)) => source_document(source, &a.policy.filename, a.platform.as_deref())?,
         (None, None) => return Err("give a SOURCE or --input".into()),
     };
     if a.print {
@@ -181,7 +182,7 @@ fn run_eval(a: &EvalArgs) -> Result<u8, String> {
         );
         return Ok(0);
     }
-    let mut set = PolicySet::compile(vec![load(&a.filename)?]).map_err(|e| e.to_string())?;
+    let mut set = PolicySet::compile(vec![load(&a.policy.filename)?]).map_err(|e| e.to_string())?;
     let outcome = tester::evaluate(&mut set, &doc).map_err(|e| e.to_string())?;
     for p in &outcome.prints {
         eprintln!("{p}");
