@@ -1,7 +1,10 @@
 //! An OCI image layout directory as the image store: the image named by tag or digest in
-//! its index.json, blobs by digest, and the referrers of a manifest.
+//! its index.json, blobs by digest, and the referrers of a manifest. What is read counts
+//! against the verify's bounds (`store::Budget`).
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, MediaType};
 use serde::Deserialize;
@@ -9,12 +12,13 @@ use serde::Deserialize;
 use super::document::{
     ImageRoot, MAX_BLOB, Read, ReadError, RootDocument, annotation, check_digest, parse,
 };
+use super::limits::Budget;
 use crate::sources::image_ref::validate_digest;
 
 /// Files up to this size are looked at when searching the blobs for referrers.
 const MAX_REFERRER_SCAN: u64 = 1 << 20;
 
-const REF_NAME: &str = "org.opencontainers.image.ref.name";
+pub(super) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
 
 /// An index.json entry: a descriptor, and the `subject` that some tools copy into it from
@@ -62,38 +66,92 @@ struct LayoutIndex {
     manifests: Vec<Entry>,
 }
 
+/// The manifests among the blobs that name a subject, as (subject, descriptor): the blobs
+/// are scanned once per verify, however many platforms ask.
+pub type Scanned = OnceLock<Read<Vec<(String, Descriptor)>>>;
+
 fn blob_path(dir: &Path, digest: &str) -> Read<PathBuf> {
     validate_digest(digest).map_err(ReadError::Malformed)?;
     let (algo, hex) = digest.split_once(':').unwrap_or_default();
     Ok(dir.join("blobs").join(algo).join(hex))
 }
 
-pub fn read_blob(dir: &Path, what: &str, digest: &str) -> Read<Vec<u8>> {
-    let path = blob_path(dir, digest)?;
-    let len = std::fs::metadata(&path)
-        .map_err(|e| ReadError::Unreadable(format!("{what} {digest}: {}: {e}", path.display())))?
-        .len();
-    if len as usize > MAX_BLOB {
-        return Err(ReadError::Unreadable(format!(
-            "{what} {digest} is larger than {MAX_BLOB} bytes"
-        )));
-    }
-    std::fs::read(&path)
-        .map_err(|e| ReadError::Unreadable(format!("{what} {digest}: {}: {e}", path.display())))
+/// How much of a file may be read, and what more means.
+#[derive(Debug, Clone, Copy)]
+pub enum Limit {
+    /// The size its descriptor gives: more is not the blob it names.
+    Descriptor(u64),
+    /// A bound on reading at all, described for the error (`a manifest may have`).
+    Bound(u64, &'static str),
 }
 
-fn index(dir: &Path) -> Read<LayoutIndex> {
+impl Limit {
+    fn bytes(self) -> u64 {
+        match self {
+            Limit::Descriptor(n) | Limit::Bound(n, _) => n.min(MAX_BLOB as u64),
+        }
+    }
+
+    fn exceeded(self, what: &str) -> ReadError {
+        match self {
+            Limit::Descriptor(n) => ReadError::Integrity(format!(
+                "{what} is larger than the {n} bytes its descriptor says"
+            )),
+            Limit::Bound(n, bound) => {
+                ReadError::Unreadable(format!("{what} is larger than the {n} bytes {bound}"))
+            }
+        }
+    }
+}
+
+/// A file's bytes, refused past `limit` (also when it grows while it is read).
+fn read_file(path: &Path, what: &str, limit: Limit) -> Read<Vec<u8>> {
+    let unreadable =
+        |e: std::io::Error| ReadError::Unreadable(format!("{what}: {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    let max = limit.bytes();
+    if len > max {
+        return Err(limit.exceeded(what));
+    }
+    let mut data = Vec::with_capacity(len as usize);
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(unreadable)?;
+    if data.len() as u64 > max {
+        return Err(limit.exceeded(what));
+    }
+    Ok(data)
+}
+
+/// The blob `digest`, read no further than `limit`.
+pub fn read_blob(dir: &Path, what: &str, digest: &str, limit: Limit) -> Read<Vec<u8>> {
+    let path = blob_path(dir, digest)?;
+    read_file(&path, &format!("{what} {digest}"), limit)
+}
+
+const MANIFEST_BOUND: &str = "a manifest may have";
+
+fn manifest_limit(budget: &Budget) -> Limit {
+    Limit::Bound(budget.limits.manifest, MANIFEST_BOUND)
+}
+
+/// index.json, bounded as a manifest is.
+fn index(dir: &Path, budget: &Budget) -> Read<LayoutIndex> {
     let path = dir.join("index.json");
-    let data = std::fs::read(&path)
-        .map_err(|e| ReadError::Unreadable(format!("{}: {e}", path.display())))?;
-    serde_json::from_slice(&data).map_err(|e| {
+    let name = path.display().to_string();
+    let data = read_file(&path, &name, manifest_limit(budget))?;
+    budget.charge(&name, data.len() as u64)?;
+    let index: LayoutIndex = serde_json::from_slice(&data).map_err(|e| {
         ReadError::Malformed(match e.classify() {
             serde_json::error::Category::Data => {
                 format!("{}: not an image index: {e}", path.display())
             }
             _ => format!("{}: not JSON: {e}", path.display()),
         })
-    })
+    })?;
+    budget.entries(&name, "manifests", index.manifests.len())?;
+    Ok(index)
 }
 
 /// The index.json entry the user named, or `None` for a digest index.json does not list
@@ -139,8 +197,13 @@ fn chosen<'a>(
 }
 
 /// The image's root index, named by tag or digest (or the only image of the layout).
-pub fn root(dir: &Path, tag: Option<&str>, digest: Option<&str>) -> Read<ImageRoot> {
-    let index = index(dir)?;
+pub fn root(
+    dir: &Path,
+    tag: Option<&str>,
+    digest: Option<&str>,
+    budget: &Budget,
+) -> Read<ImageRoot> {
+    let index = index(dir, budget)?;
     let entry = chosen(dir, &index.manifests, tag, digest)?;
     let d = match (entry, digest) {
         (Some(e), _) => e.digest(),
@@ -152,9 +215,15 @@ pub fn root(dir: &Path, tag: Option<&str>, digest: Option<&str>) -> Read<ImageRo
             )));
         }
     };
-    let data = read_blob(dir, "image index", d)?;
-    check_digest("image index", d, &data)?;
-    let document = RootDocument::parse("image index", d, &data)?;
+    let what = "image index";
+    budget.manifest_size(
+        &format!("{what} {d}"),
+        entry.map_or(0, |e| e.descriptor.size()),
+    )?;
+    let data = read_blob(dir, what, d, manifest_limit(budget))?;
+    budget.charge(&format!("{what} {d}"), data.len() as u64)?;
+    check_digest(what, d, &data)?;
+    let document = RootDocument::parse(what, d, &data)?;
     let ref_name = entry.and_then(Entry::ref_name).map(str::to_string);
     // The name BuildKit's exporter recorded (`name=` of the output), for the policy input.
     let full = entry.and_then(Entry::full_name);
@@ -176,7 +245,12 @@ pub fn root(dir: &Path, tag: Option<&str>, digest: Option<&str>) -> Read<ImageRo
 
 /// The manifests whose subject is `subject`: listed in index.json (with their subject, or
 /// in a referrers-tag-schema index), or anywhere among the blobs.
-pub fn referrers(dir: &Path, subject: &str) -> Read<Vec<Descriptor>> {
+pub fn referrers(
+    dir: &Path,
+    subject: &str,
+    scanned: &Scanned,
+    budget: &Budget,
+) -> Read<Vec<Descriptor>> {
     let mut out: Vec<Descriptor> = Vec::new();
     let mut add = |d: Descriptor| {
         if !out.iter().any(|x| x.digest() == d.digest()) {
@@ -184,7 +258,7 @@ pub fn referrers(dir: &Path, subject: &str) -> Read<Vec<Descriptor>> {
         }
     };
     let tag = subject.replace(':', "-");
-    for e in index(dir)?.manifests {
+    for e in index(dir, budget)?.manifests {
         if e.subject
             .as_ref()
             .is_some_and(|s| s.digest().as_ref() == subject)
@@ -192,162 +266,74 @@ pub fn referrers(dir: &Path, subject: &str) -> Read<Vec<Descriptor>> {
             add(e.descriptor.clone());
         }
         // The referrers tag schema, kept in the layout as a tagged index.
-        if e.ref_name() == Some(tag.as_str())
-            && let Ok(data) = read_blob(dir, "referrers index", e.digest())
-            && check_digest("referrers index", e.digest(), &data).is_ok()
-            && let Ok(list) =
-                parse::<ImageIndex>("referrers index", e.digest(), &data, "an image index")
-        {
-            list.manifests().iter().cloned().for_each(&mut add);
+        if e.ref_name() == Some(tag.as_str()) {
+            referrers_index(dir, &e, budget)?
+                .into_iter()
+                .for_each(&mut add);
         }
     }
-    for d in scanned_referrers(dir, subject) {
-        add(d);
+    let all = scanned.get_or_init(|| scan(dir, budget));
+    for (s, d) in all.as_ref().map_err(Clone::clone)? {
+        if s == subject {
+            add(d.clone());
+        }
     }
     Ok(out)
 }
 
-/// Manifests anywhere in the blobs whose subject is `subject`, in file name order.
-fn scanned_referrers(dir: &Path, subject: &str) -> Vec<Descriptor> {
+/// The manifests a referrers-tag-schema index lists; none if it cannot be read as one.
+fn referrers_index(dir: &Path, e: &Entry, budget: &Budget) -> Read<Vec<Descriptor>> {
+    let (what, d) = ("referrers index", e.digest());
+    let Ok(data) = read_blob(dir, what, d, manifest_limit(budget)) else {
+        return Ok(vec![]);
+    };
+    budget.charge(&format!("{what} {d}"), data.len() as u64)?;
+    if check_digest(what, d, &data).is_err() {
+        return Ok(vec![]);
+    }
+    let Ok(list) = parse::<ImageIndex>(what, d, &data, "an image index") else {
+        return Ok(vec![]);
+    };
+    budget.entries(&format!("{what} {d}"), "manifests", list.manifests().len())?;
+    Ok(list.manifests().clone())
+}
+
+/// Every manifest among the blobs that names a subject, in file name order. Each file read
+/// counts against the verify's bytes.
+fn scan(dir: &Path, budget: &Budget) -> Read<Vec<(String, Descriptor)>> {
     let Ok(rd) = std::fs::read_dir(dir.join("blobs/sha256")) else {
-        return vec![];
+        return Ok(vec![]);
     };
     let mut names: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
     names.sort();
-    names
-        .iter()
-        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() <= MAX_REFERRER_SCAN))
-        .filter_map(|p| {
-            let digest =
-                oci_spec::image::Digest::try_from(format!("sha256:{}", p.file_name()?.to_str()?))
-                    .ok()?;
-            let data = std::fs::read(p).ok().filter(|d| d.first() == Some(&b'{'))?;
-            let m: ImageManifest = serde_json::from_slice(&data).ok()?;
-            let media_type = m.media_type().clone().unwrap_or(MediaType::ImageManifest);
-            (m.subject().as_ref()?.digest().as_ref() == subject)
-                .then(|| Descriptor::new(media_type, data.len() as u64, digest))
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::super::document::sha256_digest;
-    use super::*;
-
-    /// Writes `data` among the layout's blobs; its descriptor as JSON.
-    fn put(dir: &Path, media_type: &str, data: &[u8]) -> serde_json::Value {
-        let digest = sha256_digest(data);
-        let blobs = dir.join("blobs/sha256");
-        std::fs::create_dir_all(&blobs).unwrap();
-        std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), data).unwrap();
-        json!({"mediaType": media_type, "digest": digest, "size": data.len()})
-    }
-
-    fn manifest(subject: Option<&serde_json::Value>) -> Vec<u8> {
-        let config = json!({"mediaType": "application/vnd.oci.empty.v1+json",
-            "digest": sha256_digest(b"{}"), "size": 2});
-        let mut m = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": config, "layers": []});
-        if let Some(s) = subject {
-            m["subject"] = s.clone();
+    let mut out = Vec::new();
+    for p in names {
+        let Some(hex) = p.file_name().and_then(|f| f.to_str()) else {
+            continue;
+        };
+        let Ok(digest) = oci_spec::image::Digest::try_from(format!("sha256:{hex}")) else {
+            continue;
+        };
+        let scan_limit = Limit::Bound(MAX_REFERRER_SCAN, "a scanned blob may have");
+        let Ok(data) = read_file(&p, "blob", scan_limit) else {
+            continue;
+        };
+        budget.charge(
+            &format!("scanning the layout's blob {digest}"),
+            data.len() as u64,
+        )?;
+        if data.first() != Some(&b'{') {
+            continue;
         }
-        serde_json::to_vec(&m).unwrap()
+        let Ok(m) = serde_json::from_slice::<ImageManifest>(&data) else {
+            continue;
+        };
+        let Some(subject) = m.subject() else {
+            continue;
+        };
+        let media_type = m.media_type().clone().unwrap_or(MediaType::ImageManifest);
+        let d = Descriptor::new(media_type, data.len() as u64, digest);
+        out.push((subject.digest().to_string(), d));
     }
-
-    /// A layout with an image index tagged v1, and two referrers of its first manifest:
-    /// one listed in index.json with its subject, one only among the blobs.
-    fn layout() -> (tempfile::TempDir, String, String) {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        std::fs::write(d.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-        let image = put(
-            d,
-            "application/vnd.oci.image.manifest.v1+json",
-            &manifest(None),
-        );
-        let index = serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [image]})).unwrap();
-        let mut root = put(d, "application/vnd.oci.image.index.v1+json", &index);
-        root["annotations"] = json!({REF_NAME: "v1"});
-        let listed = put(
-            d,
-            "application/vnd.oci.image.manifest.v1+json",
-            &manifest(Some(&image)),
-        );
-        let mut listed_entry = listed.clone();
-        listed_entry["subject"] = image.clone();
-        put(
-            d,
-            "application/vnd.oci.image.manifest.v1+json",
-            &manifest(Some(&json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": image["digest"], "size": image["size"], "annotations": {"x": "scanned"}}))),
-        );
-        let top = json!({"schemaVersion": 2, "manifests": [root, listed_entry]});
-        std::fs::write(d.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
-        let digest = |v: &serde_json::Value| v["digest"].as_str().unwrap().to_string();
-        (dir, digest(&root), digest(&image))
-    }
-
-    #[test]
-    fn the_image_is_found_by_tag_or_alone_and_referrers_are_not_images() {
-        let (dir, root_digest, _) = layout();
-        for tag in [Some("v1"), None] {
-            let r = root(dir.path(), tag, None).unwrap();
-            assert_eq!(r.digest, root_digest);
-            assert_eq!(r.tag.as_deref(), Some("v1"));
-            assert!(matches!(r.document, RootDocument::Index(_)));
-        }
-        let by_digest = root(dir.path(), None, Some(&root_digest)).unwrap();
-        assert_eq!(
-            by_digest.tag, None,
-            "named by digest, the tag does not count"
-        );
-        let e = root(dir.path(), Some("v2"), None).err().unwrap();
-        assert!(
-            e.to_string().contains("index.json has no image tagged v2"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn referrers_come_from_index_json_and_the_blobs_once_each() {
-        let (dir, _, image) = layout();
-        let found = referrers(dir.path(), &image).unwrap();
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found.iter().all(|d| d.size() > 0));
-        assert!(
-            referrers(dir.path(), &sha256_digest(b"other"))
-                .unwrap()
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn a_malformed_index_json_is_bad_input_naming_why() {
-        let (dir, ..) = layout();
-        let index_json = dir.path().join("index.json");
-        std::fs::write(&index_json, "{not json").unwrap();
-        let e = root(dir.path(), None, None).err().unwrap();
-        assert!(
-            matches!(&e, ReadError::Malformed(m) if m.contains("index.json: not JSON")),
-            "{e}"
-        );
-        // A descriptor without its size is not a descriptor.
-        std::fs::write(
-            &index_json,
-            format!(
-                r#"{{"manifests": [{{"mediaType": "x", "digest": "{}"}}]}}"#,
-                sha256_digest(b"x")
-            ),
-        )
-        .unwrap();
-        let e = root(dir.path(), None, None).err().unwrap();
-        assert!(
-            matches!(&e, ReadError::Malformed(m) if m.contains("not an image index") && m.contains("size")),
-            "{e}"
-        );
-    }
+    Ok(out)
 }

@@ -16,6 +16,9 @@ pub mod credentials;
 mod decide;
 mod document;
 mod layout;
+#[cfg(test)]
+mod layout_tests;
+mod limits;
 mod rows;
 mod signatures;
 mod statements;

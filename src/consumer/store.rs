@@ -1,6 +1,9 @@
 //! Where the image is read from: a registry (OCI distribution API, anonymous or
 //! token-challenge auth, plain HTTP only for loopback hosts) or an OCI image layout directory.
 //! Every manifest and blob read is checked against its digest here, whatever the source says.
+//!
+//! What it reads is bounded (`limits`); oci-client reads a manifest response whole, so from a
+//! registry a manifest is refused before the request when its descriptor says it is too large, and after it when it is.
 
 use std::path::PathBuf;
 
@@ -10,6 +13,8 @@ use super::document::{
     ImageRoot, MANIFEST_TYPES, MAX_BLOB, Read, ReadError, RootDocument, check_digest, sha256_digest,
 };
 use super::layout;
+use super::limits::Budget;
+pub use super::limits::{Limits, MAX_ENTRIES, MAX_MANIFEST, MAX_REFERRERS, MAX_TOTAL};
 use crate::sources::image_ref::validate_digest;
 
 /// The image as the user named it.
@@ -62,13 +67,21 @@ impl ImageSpec {
     }
 }
 
-pub enum Store {
+/// An image's store, and what has been read from it.
+pub struct Store {
+    from: From,
+    budget: Budget,
+}
+
+enum From {
     Registry {
         client: Box<oci_client::Client>,
         reference: oci_client::Reference,
     },
     Layout {
         dir: PathBuf,
+        /// The blobs that name a subject, scanned once for all platforms.
+        scanned: layout::Scanned,
     },
 }
 
@@ -111,8 +124,8 @@ fn oci_err(what: &str, e: oci_client::errors::OciDistributionError) -> ReadError
     }
 }
 
-impl Store {
-    pub fn open(spec: &ImageSpec) -> Read<Store> {
+impl From {
+    fn open(spec: &ImageSpec) -> Read<From> {
         match spec {
             ImageSpec::Registry(r) => {
                 let reference: oci_client::Reference = r
@@ -130,7 +143,7 @@ impl Store {
                 };
                 let client = oci_client::Client::try_from(config)
                     .map_err(|e| ReadError::Unreadable(format!("HTTP client: {e}")))?;
-                Ok(Store::Registry {
+                Ok(From::Registry {
                     client: Box::new(client),
                     reference,
                 })
@@ -142,51 +155,66 @@ impl Store {
                         dir.display()
                     )));
                 }
-                Ok(Store::Layout { dir: dir.clone() })
+                Ok(From::Layout {
+                    dir: dir.clone(),
+                    scanned: Default::default(),
+                })
             }
         }
+    }
+}
+
+impl Store {
+    pub fn open(spec: &ImageSpec) -> Read<Store> {
+        Ok(Store {
+            from: From::open(spec)?,
+            budget: Budget::new(Limits::default()),
+        })
+    }
+
+    #[cfg(test)]
+    pub(super) fn with_limits(mut self, limits: Limits) -> Store {
+        self.budget = Budget::new(limits);
+        self
+    }
+
+    #[cfg(test)]
+    pub(super) fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     /// Reads the image's root manifest or index (checked against the digest the reference
     /// names, if any).
     pub async fn root(&self, spec: &ImageSpec) -> Read<ImageRoot> {
-        match (self, spec) {
-            (Store::Registry { client, reference }, _) => {
-                let auth = oci_client::secrets::RegistryAuth::Anonymous;
-                let (data, _) = client
-                    .pull_manifest_raw(reference, &auth, &MANIFEST_TYPES)
-                    .await
-                    .map_err(|e| oci_err("cannot read the manifest", e))?;
-                let data = data.to_vec();
-                let digest = sha256_digest(&data);
-                if let Some(want) = reference.digest() {
-                    check_digest(&reference.whole(), want, &data)?;
-                }
-                let document = RootDocument::parse("manifest", &digest, &data)?;
-                Ok(ImageRoot {
-                    digest,
-                    data,
-                    document,
-                    name: Some(format!(
-                        "{}/{}",
-                        reference.registry(),
-                        reference.repository()
-                    )),
-                    tag: reference.tag().map(str::to_string),
-                })
+        let root = match (&self.from, spec) {
+            (From::Registry { client, reference }, _) => {
+                registry_root(client, reference, &self.budget).await?
             }
-            (Store::Layout { dir }, ImageSpec::Layout { tag, digest, .. }) => {
-                layout::root(dir, tag.as_deref(), digest.as_deref())
+            (From::Layout { dir, .. }, ImageSpec::Layout { tag, digest, .. }) => {
+                layout::root(dir, tag.as_deref(), digest.as_deref(), &self.budget)?
             }
-            (Store::Layout { .. }, ImageSpec::Registry(_)) => Err(ReadError::Unreadable(
-                "an OCI layout store opened for a registry reference".into(),
-            )),
-        }
+            (From::Layout { .. }, ImageSpec::Registry(_)) => {
+                return Err(ReadError::Unreadable(
+                    "an OCI layout store opened for a registry reference".into(),
+                ));
+            }
+        };
+        let what = format!("the image {}", root.digest);
+        let (kind, n) = match &root.document {
+            RootDocument::Index(i) => ("manifests", i.manifests().len()),
+            RootDocument::Manifest(m) => ("layers", m.layers().len()),
+        };
+        self.budget.entries(&what, kind, n)?;
+        Ok(root)
     }
 
     /// The manifest (or index) a descriptor names, checked against its digest and size.
     pub async fn manifest(&self, what: &str, d: &Descriptor) -> Read<Vec<u8>> {
-        self.fetch(true, what, d).await
+        let at = format!("{what} {}", d.digest());
+        self.budget.manifest_size(&at, d.size())?;
+        let data = self.fetch(true, what, d).await?;
+        self.budget.document_entries(&at, &data)?;
+        Ok(data)
     }
 
     /// The blob (config, statement, bundle) a descriptor names, checked as `manifest`.
@@ -203,8 +231,11 @@ impl Store {
                 "{what} {digest} is larger than {MAX_BLOB} bytes"
             )));
         }
-        let data = match self {
-            Store::Registry { client, reference } => {
+        // What the descriptor says is what is counted and may be read: a blob is refused as
+        // soon as more arrives, a manifest (read whole by oci-client) once it has.
+        self.budget.charge(&format!("{what} {digest}"), size)?;
+        let data = match &self.from {
+            From::Registry { client, reference } => {
                 let at = reference.clone_with_digest(digest.to_string());
                 if is_manifest {
                     let auth = oci_client::secrets::RegistryAuth::Anonymous;
@@ -215,10 +246,12 @@ impl Store {
                         .0
                         .to_vec()
                 } else {
-                    pull_blob(client, &at, digest, what).await?
+                    pull_blob(client, &at, digest, what, size).await?
                 }
             }
-            Store::Layout { dir } => layout::read_blob(dir, what, digest)?,
+            From::Layout { dir, .. } => {
+                layout::read_blob(dir, what, digest, layout::Limit::Descriptor(size))?
+            }
         };
         check_digest(what, digest, &data)?;
         if size != data.len() as u64 {
@@ -232,12 +265,13 @@ impl Store {
 
     /// The manifests that name `subject` as their subject: OCI 1.1 referrers (the API, then
     /// the `sha256-<hex>` tag); in a layout, manifests in index.json and in the blobs
-    /// directory. The caller reads and checks each.
+    /// directory. The caller reads and checks each, so there may be no more than
+    /// `MAX_REFERRERS`.
     pub async fn referrers(&self, subject: &str) -> Read<Vec<Descriptor>> {
-        match self {
-            Store::Registry { client, reference } => {
+        let what = format!("referrers of {subject}");
+        let found = match &self.from {
+            From::Registry { client, reference } => {
                 let at = reference.clone_with_digest(subject.to_string());
-                let what = format!("referrers of {subject}");
                 let index = client
                     .pull_referrers(&at, None)
                     .await
@@ -246,11 +280,48 @@ impl Store {
                     .manifests
                     .into_iter()
                     .map(|m| descriptor(&what, &m.media_type, &m.digest, m.size))
-                    .collect()
+                    .collect::<Read<Vec<_>>>()?
             }
-            Store::Layout { dir } => layout::referrers(dir, subject),
-        }
+            From::Layout { dir, scanned } => {
+                layout::referrers(dir, subject, scanned, &self.budget)?
+            }
+        };
+        self.budget.referrers(subject, found.len())?;
+        Ok(found)
     }
+}
+
+/// The root a registry reference names: its manifest or index, as large as a manifest may be.
+async fn registry_root(
+    client: &oci_client::Client,
+    reference: &oci_client::Reference,
+    budget: &Budget,
+) -> Read<ImageRoot> {
+    let auth = oci_client::secrets::RegistryAuth::Anonymous;
+    let (data, _) = client
+        .pull_manifest_raw(reference, &auth, &MANIFEST_TYPES)
+        .await
+        .map_err(|e| oci_err("cannot read the manifest", e))?;
+    let data = data.to_vec();
+    let digest = sha256_digest(&data);
+    let what = format!("the manifest of {}", reference.whole());
+    budget.manifest_size(&what, data.len() as u64)?;
+    budget.charge(&what, data.len() as u64)?;
+    if let Some(want) = reference.digest() {
+        check_digest(&reference.whole(), want, &data)?;
+    }
+    let document = RootDocument::parse("manifest", &digest, &data)?;
+    Ok(ImageRoot {
+        digest,
+        data,
+        document,
+        name: Some(format!(
+            "{}/{}",
+            reference.registry(),
+            reference.repository()
+        )),
+        tag: reference.tag().map(str::to_string),
+    })
 }
 
 /// A descriptor oci-client read, as the OCI type (its digest validated).
@@ -262,11 +333,13 @@ fn descriptor(what: &str, media_type: &str, digest: &str, size: i64) -> Read<Des
     Ok(Descriptor::new(MediaType::from(media_type), size, d))
 }
 
+/// A blob's bytes, no more than its descriptor's `size`.
 async fn pull_blob(
     client: &oci_client::Client,
     at: &oci_client::Reference,
     digest: &str,
     what: &str,
+    size: u64,
 ) -> Read<Vec<u8>> {
     use futures::StreamExt;
     let mut stream = client
@@ -276,9 +349,9 @@ async fn pull_blob(
     let mut data = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ReadError::Unreadable(format!("{what} {digest}: {e}")))?;
-        if data.len() + chunk.len() > MAX_BLOB {
-            return Err(ReadError::Unreadable(format!(
-                "{what} {digest} is larger than {MAX_BLOB} bytes"
+        if (data.len() + chunk.len()) as u64 > size {
+            return Err(ReadError::Integrity(format!(
+                "{what} {digest} is larger than the {size} bytes its descriptor says"
             )));
         }
         data.extend_from_slice(&chunk);

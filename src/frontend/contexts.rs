@@ -24,12 +24,15 @@ const IMAGE_SCHEME: &str = "docker-image://";
 /// The Dockerfile frontend's name for an empty image context.
 const EMPTY_IMAGE: &str = "scratch";
 
-/// The client's image named contexts given by tag, pinned to what the tag names now.
+/// The client's image named contexts given by tag, pinned to what the tag names now. Returns
+/// each pinned identifier with the one the client gave: Buildx decides that one (the
+/// Dockerfile frontend resolves it, and the graph names it so), never the pinned one.
 pub async fn pin_client_contexts(
     bridge: &Bridge,
     opts: &Options,
     forwarded: &mut BTreeMap<String, String>,
-) -> Result<()> {
+) -> Result<BTreeMap<String, String>> {
+    let mut pinned = BTreeMap::new();
     for (key, value) in &opts.all {
         let Some(name) = key.strip_prefix(CONTEXT_PREFIX) else {
             continue;
@@ -55,12 +58,14 @@ pub async fn pin_client_contexts(
         // without a digest, so the rounds hand it back pinned before it is built.
         match resolve::resolve(bridge, &op, None, Default::default()).await {
             Ok(res) => {
-                forwarded.insert(key.clone(), res.pinned_identifier().to_string());
+                let id = res.pinned_identifier().to_string();
+                pinned.insert(id.clone(), op.identifier.clone());
+                forwarded.insert(key.clone(), id);
             }
             Err(e) => crate::daemon_log!("named context {name} not pinned yet: {e}"),
         }
     }
-    Ok(())
+    Ok(pinned)
 }
 
 /// One image source of the graph and what the policy made of it.

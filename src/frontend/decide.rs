@@ -8,7 +8,8 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::gateway::Bridge;
 use crate::graph::SourceUpdate;
-use crate::model::{Facts, Needs, Role, SourceRecord, Verdict, platform_string};
+use crate::model::{Facts, Fetched, Needs, Role, SourceRecord, Verdict, platform_string};
+use crate::policy::needs::{self, FetchModel};
 use crate::policy::{self, Decision, PolicySet, input};
 use crate::proto::pb;
 use crate::resolve::{self, Resolution};
@@ -28,6 +29,31 @@ pub struct Decider<'a> {
     pub needs: Needs,
     /// Present when a policy reads image signatures.
     pub images: Option<ImageVerifier>,
+    /// Per policy, what Buildx would fetch for it: each document holds only that.
+    pub models: Vec<FetchModel>,
+    /// The client's image named contexts pinned before the Dockerfile frontend read them:
+    /// pinned identifier to the identifier as the client gave it.
+    pub client_contexts: BTreeMap<String, String>,
+}
+
+/// The forms of an image reference Buildx decides, in its order.
+#[derive(Debug, Clone, Default)]
+pub struct Forms {
+    /// `name:tag`, decided first when the Dockerfile frontend resolved the tag (BuildKit
+    /// asks about what it resolves before the graph names the digest).
+    pub tag: Option<pb::SourceOp>,
+    /// Whether the graph's own form is decided too (not for a client's named context,
+    /// whose graph form Buildx never sees).
+    pub graph: bool,
+}
+
+impl Forms {
+    pub fn graph_only() -> Self {
+        Forms {
+            tag: None,
+            graph: true,
+        }
+    }
 }
 
 /// A decided source: its final op (after any `pin_image` conversion) and the update that
@@ -51,6 +77,19 @@ struct Attempt {
     attestation_manifest: Option<String>,
 }
 
+impl Attempt {
+    fn new(op: &pb::SourceOp, res: Resolution) -> Self {
+        Attempt {
+            op: op.clone(),
+            res,
+            http_checksums: Vec::new(),
+            facts: Value::Null,
+            signatures_rejected: Vec::new(),
+            attestation_manifest: None,
+        }
+    }
+}
+
 /// What one evaluation asked for.
 enum Step {
     Decided(Option<Decision>),
@@ -69,18 +108,61 @@ impl Decider<'_> {
         res: Resolution,
         role: Role,
     ) -> Result<Decided> {
-        let mut at = Attempt {
-            op: original.clone(),
-            res,
-            http_checksums: Vec::new(),
-            facts: Value::Null,
-            signatures_rejected: Vec::new(),
-            attestation_manifest: None,
-        };
+        self.decide_forms(original, platform, location, res, role, Forms::graph_only())
+            .await
+    }
+
+    /// Decides the source in each of `forms`: a denial of the first stops there, and a
+    /// conversion by the tag form is decided as Buildx decides it (the converted reference).
+    pub async fn decide_forms(
+        &mut self,
+        original: &pb::SourceOp,
+        platform: Option<&pb::Platform>,
+        location: Option<String>,
+        res: Resolution,
+        role: Role,
+        forms: Forms,
+    ) -> Result<Decided> {
+        if let Some(tag_op) = forms.tag.as_ref().filter(|_| !self.policies.is_empty())
+            && let Source::Image(r) = &res.source
+        {
+            let tag_res = Resolution {
+                source: Source::Image(r.without_digest()),
+                ..res.clone()
+            };
+            let mut at = Attempt::new(tag_op, tag_res);
+            let d = self
+                .run(&mut at, original, platform, location.as_ref())
+                .await?;
+            let converted = at.op.identifier != tag_op.identifier;
+            let denied = d.as_ref().is_some_and(|d| !d.allow);
+            if denied || converted || !forms.graph {
+                if !converted {
+                    at.op = original.clone();
+                }
+                return Ok(decided(original, platform, location, at, d, role));
+            }
+        }
+        let mut at = Attempt::new(original, res);
+        let d = self
+            .run(&mut at, original, platform, location.as_ref())
+            .await?;
+        Ok(decided(original, platform, location, at, d, role))
+    }
+
+    /// Buildx's loop for one source: evaluate, fetch a checksum a signature needs, follow a
+    /// `pin_image` conversion, until it is decided.
+    async fn run(
+        &mut self,
+        at: &mut Attempt,
+        original: &pb::SourceOp,
+        platform: Option<&pb::Platform>,
+        location: Option<&String>,
+    ) -> Result<Option<Decision>> {
         let mut conversions = 0;
-        let decision = loop {
-            match self.step(&mut at, platform, location.as_ref()).await? {
-                Step::Decided(d) => break d,
+        loop {
+            match self.step(at, platform, location).await? {
+                Step::Decided(d) => return Ok(d),
                 Step::Checksum => continue,
                 Step::Converted => {
                     conversions += 1;
@@ -95,8 +177,7 @@ impl Decider<'_> {
                     }
                 }
             }
-        };
-        Ok(decided(original, platform, location, at, decision, role))
+        }
     }
 
     /// One evaluation of the source as it stands.
@@ -107,26 +188,13 @@ impl Decider<'_> {
         location: Option<&String>,
     ) -> Result<Step> {
         let id = at.op.identifier.clone();
-        let doc = self.document(at, platform).map_err(|e| e.at(location))?;
         if self.policies.is_empty() {
+            // Nothing decides; the report still shows what the source is.
+            self.document(at, platform, Fetched::all())
+                .map_err(|e| e.at(location))?;
             return Ok(Step::Decided(None));
         }
-        let raw = match &at.res.facts {
-            Facts::Git {
-                commit_object,
-                tag_object,
-                ..
-            } => policy::RawObjects {
-                git_commit: commit_object.clone(),
-                git_tag: tag_object.clone(),
-                ..Default::default()
-            },
-            _ => policy::RawObjects {
-                http_checksums: at.http_checksums.clone(),
-                ..Default::default()
-            },
-        };
-        let d = self.policies.evaluate_with(&doc, &raw)?;
+        let d = self.evaluate(at, platform).map_err(|e| e.at(location))?;
         if let Some(req) = &d.wanted_checksum {
             self.fetch_checksum(at, platform, req, &d.policy)
                 .await
@@ -136,9 +204,13 @@ impl Decider<'_> {
         for line in &d.prints {
             crate::daemon_log!("print {line}");
         }
+        // Buildx ignores a pin to the checksum the policy saw.
+        let seen = at.facts["checksum"].as_str().map(str::to_string);
         match (&d.pin, &at.res.source) {
             (None, _) => Ok(Step::Decided(Some(d))),
-            (Some(digest), Source::Image(r)) if r.digest.as_deref() == Some(digest) => {
+            (Some(digest), Source::Image(r))
+                if r.digest.as_deref() == Some(digest) || seen.as_deref() == Some(digest) =>
+            {
                 Ok(Step::Decided(Some(Decision { pin: None, ..d })))
             }
             (Some(digest), Source::Image(r)) => {
@@ -158,32 +230,74 @@ impl Decider<'_> {
         }
     }
 
-    /// The policy input for the source, with its image signatures verified.
-    fn document(&mut self, at: &mut Attempt, platform: Option<&pb::Platform>) -> Result<Value> {
-        let id = at.op.identifier.as_str();
-        let mut doc = input::document(
-            &self.env,
-            &at.res.source,
-            &at.op,
-            platform,
-            Some(&at.res.facts),
-        )
-        .map_err(|e| Error::source(id, e))?;
+    /// The decision on the document Buildx would have (the metadata its partial evaluation
+    /// fetches), which must also allow on every document it might have had instead where
+    /// that cannot be told: the frontend may deny more than Buildx, never less.
+    fn evaluate(&mut self, at: &mut Attempt, platform: Option<&pb::Platform>) -> Result<Decision> {
+        let raw = raw_objects(at);
+        let id = at.op.identifier.clone();
+        let fetches = {
+            let Decider {
+                models,
+                env,
+                images,
+                ..
+            } = self;
+            let kind = kind_of(&at.res.source);
+            needs::fetches(models, kind, &mut |f| {
+                source_document(env, images.as_mut(), at, platform, f).map(|(doc, _)| doc)
+            })
+            .map_err(|e| Error::source(&id, e))?
+        };
+        let doc = self.document(at, platform, fetches.primary)?;
+        let d = self.policies.evaluate_with(&doc, &raw)?;
+        if !d.allow || d.wanted_checksum.is_some() {
+            return Ok(d);
+        }
+        for f in fetches.alternatives {
+            let (alt, _) = source_document(&self.env, self.images.as_mut(), at, platform, f)
+                .map_err(|e| Error::source(&id, e))?;
+            let a = self.policies.evaluate_with(&alt, &raw)?;
+            if !a.allow {
+                crate::daemon_log!(
+                    "{id}: denied on metadata Buildx may have fetched for its policy evaluation (its partial evaluation cannot be told apart here)"
+                );
+                return Ok(Decision {
+                    allow: false,
+                    pin: None,
+                    prints: d.prints,
+                    wanted_checksum: None,
+                    ..a
+                });
+            }
+        }
+        Ok(d)
+    }
+
+    /// The policy input for the source holding `fetched`, with its image signatures
+    /// verified; recorded as what the policy saw.
+    fn document(
+        &mut self,
+        at: &mut Attempt,
+        platform: Option<&pb::Platform>,
+        fetched: Fetched,
+    ) -> Result<Value> {
+        let id = at.op.identifier.clone();
+        let (doc, checked) =
+            source_document(&self.env, self.images.as_mut(), at, platform, fetched)
+                .map_err(|e| Error::source(&id, e))?;
         at.attestation_manifest = None;
+        at.signatures_rejected = Vec::new();
         if let Facts::Image {
             chain: Some(chain), ..
         } = &at.res.facts
+            && fetched.chain()
+            && !chain.attestation_manifest.is_empty()
         {
-            if !chain.attestation_manifest.is_empty() {
-                at.attestation_manifest = Some(chain.attestation_manifest.clone());
-            }
-            // Signatures are verified here rather than while resolving: one verifier
-            // (trust roots, cache) serves every source of the build.
-            if let Some(images) = self.images.as_mut() {
-                let checked = images.check(chain).map_err(|e| Error::source(id, e))?;
-                doc["image"]["signatures"] = Value::Array(checked.signatures);
-                at.signatures_rejected = checked.rejected;
-            }
+            at.attestation_manifest = Some(chain.attestation_manifest.clone());
+        }
+        if let Some(c) = checked {
+            at.signatures_rejected = c.rejected;
         }
         at.facts = doc
             .as_object()
@@ -244,6 +358,72 @@ impl Decider<'_> {
             .await?
             .record)
     }
+}
+
+/// The input object a source's kind has.
+fn kind_of(source: &Source) -> &'static str {
+    match source {
+        Source::Image(_) | Source::OciLayout(_) | Source::Blob { .. } => "image",
+        Source::Git { .. } => "git",
+        Source::Http { .. } => "http",
+        Source::Local { .. } => "local",
+    }
+}
+
+/// The raw objects the signature builtins verify.
+fn raw_objects(at: &Attempt) -> policy::RawObjects {
+    match &at.res.facts {
+        Facts::Git {
+            commit_object,
+            tag_object,
+            ..
+        } => policy::RawObjects {
+            git_commit: commit_object.clone(),
+            git_tag: tag_object.clone(),
+            ..Default::default()
+        },
+        _ => policy::RawObjects {
+            http_checksums: at.http_checksums.clone(),
+            ..Default::default()
+        },
+    }
+}
+
+/// The document of the source holding `fetched`, its image signatures verified when the
+/// attestation chain is among it (only verified ones appear; none is absent).
+fn source_document(
+    env: &Value,
+    images: Option<&mut ImageVerifier>,
+    at: &Attempt,
+    platform: Option<&pb::Platform>,
+    fetched: Fetched,
+) -> std::result::Result<(Value, Option<crate::verify::image::Checked>), String> {
+    let mut doc = input::document_with(
+        env,
+        &at.res.source,
+        &at.op,
+        platform,
+        Some(&at.res.facts),
+        fetched,
+    )?;
+    let mut checked = None;
+    if let (
+        Facts::Image {
+            chain: Some(chain), ..
+        },
+        Some(images),
+    ) = (&at.res.facts, images)
+        && fetched.chain()
+    {
+        // Signatures are verified here rather than while resolving: one verifier (trust
+        // roots, cache) serves every source of the build.
+        let c = images.check(chain)?;
+        if !c.signatures.is_empty() {
+            doc["image"]["signatures"] = Value::Array(c.signatures.clone());
+        }
+        checked = Some(c);
+    }
+    Ok((doc, checked))
 }
 
 fn decided(

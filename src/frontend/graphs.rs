@@ -9,6 +9,7 @@ use crate::gateway::SubResult;
 use crate::graph::{self, OpNode, ParsedDefinition};
 use crate::model::platform_string;
 use crate::proto::{gw, pb};
+use crate::sources::ImageRef;
 
 /// Where a definition sits in the Dockerfile frontend's result.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -109,6 +110,41 @@ impl<'a> Graphs<'a> {
         }
         wanted
     }
+}
+
+/// Whether the Dockerfile text where the source was written names `r` with its digest
+/// (`FROM name:tag@sha256:…`), rather than the Dockerfile frontend having added the digest
+/// it resolved for `name:tag`. Unknown (no location, a reference built from an `ARG`) is
+/// `false`: the tag form is then decided too, which can only deny more.
+pub fn written_with_digest(range: Option<&SourceRange>, r: &ImageRef) -> bool {
+    let Some((info, ranges)) = range else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&info.data);
+    let lines: Vec<&str> = text.lines().collect();
+    ranges.iter().any(|rg| {
+        let (from, to) = (
+            rg.start.as_ref().map_or(0, |p| p.line),
+            rg.end.as_ref().map_or(0, |p| p.line),
+        );
+        let (from, to) = (
+            usize::try_from(from).unwrap_or(0),
+            usize::try_from(to).unwrap_or(0),
+        );
+        lines
+            .iter()
+            .take(to)
+            .skip(from.saturating_sub(1))
+            .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '=' || c == ','))
+            .filter(|t| t.contains('@'))
+            .any(|t| ImageRef::normalize(t).is_ok_and(|w| same_reference(&w, r)))
+    })
+}
+
+/// The same name (normalized), tag and digest.
+fn same_reference(a: &ImageRef, b: &ImageRef) -> bool {
+    let name = |r: &ImageRef| r.domain_and_path().ok();
+    name(a).is_some() && name(a) == name(b) && a.tag == b.tag && a.digest == b.digest
 }
 
 /// A ref's definition, or `None` for an empty result (e.g. `FROM scratch` with no files).
@@ -220,5 +256,49 @@ mod tests {
         // An empty ref (no id, no def) is an empty result, not an error.
         let s = sub(vec![(None, gw::Ref::default())], vec![]);
         assert!(Graphs::collect(&s).unwrap().parsed.is_empty());
+    }
+
+    fn range_of(text: &str, line: i32) -> SourceRange {
+        let pos = |l| {
+            Some(pb::Position {
+                line: l,
+                character: 0,
+            })
+        };
+        (
+            pb::SourceInfo {
+                filename: "Dockerfile".into(),
+                data: text.as_bytes().to_vec(),
+                ..Default::default()
+            },
+            vec![pb::Range {
+                start: pos(line),
+                end: pos(line),
+            }],
+        )
+    }
+
+    #[test]
+    fn a_digest_is_written_only_when_the_dockerfile_line_names_it() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let graph = ImageRef::parse(&format!("docker.io/library/alpine:3@{d}")).unwrap();
+        let df = format!(
+            "FROM alpine:3\nFROM alpine:3@{d}\nCOPY --from=docker.io/library/alpine:3@{d} /a /b\nFROM ${{BASE}}\nRUN --mount=type=bind,from=alpine:3@{d},target=/x true\n"
+        );
+        let written = |line| written_with_digest(Some(&range_of(&df, line)), &graph);
+        assert!(!written(1), "the Dockerfile frontend added the digest");
+        assert!(written(2) && written(3) && written(5));
+        assert!(
+            !written(4),
+            "an ARG hides what was written: the tag form is decided too"
+        );
+        assert!(!written_with_digest(None, &graph));
+        // Another digest of the same tag is not this reference.
+        let other = ImageRef::parse(&format!(
+            "docker.io/library/alpine:3@sha256:{}",
+            "b".repeat(64)
+        ))
+        .unwrap();
+        assert!(!written_with_digest(Some(&range_of(&df, 2)), &other));
     }
 }

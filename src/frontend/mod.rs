@@ -135,6 +135,8 @@ async fn prepare<'a>(bridge: &'a Bridge, opts: &Options) -> Result<Prepared<'a>>
         policies: setup.policies,
         needs: setup.needs,
         images: setup.images,
+        models: setup.models,
+        client_contexts: Default::default(),
     };
     let caps = if decider.policies.is_empty() {
         Default::default()
@@ -164,7 +166,8 @@ async fn decide_inputs(p: &mut Prepared<'_>) -> Result<Vec<SourceRecord>> {
     check_denials(&records, p.opts.policy_mode)?;
     records.extend(frontend_images(p).await?);
     check_denials(&records, p.opts.policy_mode)?;
-    contexts::pin_client_contexts(p.decider.bridge, &p.opts, &mut p.forwarded).await?;
+    p.decider.client_contexts =
+        contexts::pin_client_contexts(p.decider.bridge, &p.opts, &mut p.forwarded).await?;
     Ok(records)
 }
 

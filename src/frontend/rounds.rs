@@ -8,16 +8,17 @@ use std::time::Instant;
 use futures::future::try_join_all;
 
 use super::contexts;
-use super::decide::Decider;
-use super::graphs::{Graphs, Slot, SourceKey, SourceRange, source_key};
+use super::decide::{Decider, Forms};
+use super::graphs::{Graphs, Slot, SourceKey, SourceRange, source_key, written_with_digest};
 use super::producer;
 use super::{Timings, ms};
 use crate::error::{Error, Result};
 use crate::gateway::{Bridge, SubResult};
 use crate::graph::{self, SourceUpdate};
 use crate::model::{Role, SourceRecord};
+use crate::proto::pb;
 use crate::resolve::{self, Resolution};
-use crate::sources::Source;
+use crate::sources::{ImageRef, Source};
 
 /// How often the Dockerfile frontend may be run again to hand it converted images.
 const MAX_ROUNDS: usize = 4;
@@ -223,13 +224,15 @@ async fn verdicts<'k>(
             }
             _ => None,
         };
+        let forms = forms(decider, w, &res.source, forwarded);
         let v = decider
-            .decide(
+            .decide_forms(
                 &w.op,
                 w.platform.as_ref(),
                 w.location.clone(),
                 res,
                 Role::Build,
+                forms,
             )
             .await?;
         if is_image {
@@ -246,6 +249,51 @@ async fn verdicts<'k>(
         out.records.push(v.record);
     }
     Ok(out)
+}
+
+/// The forms of a graph's image Buildx decides: the reference the Dockerfile frontend
+/// resolved (a tag), then the graph's (the tag with the digest it resolved); for a client's
+/// named context the client's reference only; for a reference written with its digest, or
+/// handed back as a converted image, the graph's only.
+fn forms(
+    decider: &Decider<'_>,
+    w: &super::graphs::Wanted,
+    source: &Source,
+    forwarded: &BTreeMap<String, String>,
+) -> Forms {
+    let Source::Image(r) = source else {
+        return Forms::graph_only();
+    };
+    let tag_op = |identifier: String| pb::SourceOp {
+        identifier,
+        attrs: w.op.attrs.clone(),
+    };
+    let normalized = |id: &str| {
+        id.strip_prefix("docker-image://")
+            .and_then(|r| ImageRef::normalize(r).ok())
+    };
+    let graph = normalized(&w.op.identifier);
+    if let Some((_, given)) = decider
+        .client_contexts
+        .iter()
+        .find(|(pinned, _)| graph.is_some() && normalized(pinned) == graph)
+    {
+        return Forms {
+            tag: Some(tag_op(given.clone())),
+            graph: false,
+        };
+    }
+    let written = r.tag.is_none()
+        || r.digest.is_none()
+        || contexts::names_client_context(&w.op.identifier, forwarded)
+        || written_with_digest(w.range.as_ref(), r);
+    if written {
+        return Forms::graph_only();
+    }
+    Forms {
+        tag: Some(tag_op(format!("docker-image://{}", r.without_digest()))),
+        graph: true,
+    }
 }
 
 /// Stage "rewrite": every definition with its sources pinned. An unchanged definition is

@@ -9,12 +9,15 @@ use crate::attest;
 use crate::error::{Error, Result};
 use crate::gateway::{Bridge, Options};
 use crate::model::{Mode, Needs, TrustRootRecord};
+use crate::policy::needs::FetchModel;
 use crate::policy::{self, PolicySet};
 use crate::verify::image::ImageVerifier;
 use crate::verify::trust::SigstoreRoot;
 
 pub struct Setup {
     pub policies: PolicySet,
+    /// Per policy, what Buildx would fetch for it.
+    pub models: Vec<FetchModel>,
     /// The progress vertex the policy files were read in; warnings attach to it.
     pub load_vertex: String,
     pub needs: Needs,
@@ -26,8 +29,8 @@ pub struct Setup {
 
 /// `places`: where the Dockerfile frontend reads the Dockerfile and the build context.
 pub async fn policies(bridge: &Bridge, opts: &Options, places: &Places) -> Result<Setup> {
-    let (mut policies, load_vertex) = match opts.policy_mode {
-        Mode::Off => (PolicySet::compile(vec![])?, String::new()),
+    let (mut policies, models, load_vertex) = match opts.policy_mode {
+        Mode::Off => (PolicySet::compile(vec![])?, Vec::new(), String::new()),
         Mode::Enforce | Mode::Warn | Mode::ReportOnly => {
             let req = places::load_request(opts);
             let dir = |place| PlaceDir {
@@ -41,7 +44,12 @@ pub async fn policies(bridge: &Bridge, opts: &Options, places: &Places) -> Resul
             if let Some(line) = loaded.notice() {
                 notice(bridge, &line).await?;
             }
-            (PolicySet::compile(loaded.sources)?, loaded.vertex)
+            let models = loaded
+                .sources
+                .iter()
+                .map(|s| FetchModel::new(&s.modules))
+                .collect();
+            (PolicySet::compile(loaded.sources)?, models, loaded.vertex)
         }
     };
     let needs = if policies.is_empty() {
@@ -72,6 +80,7 @@ pub async fn policies(bridge: &Bridge, opts: &Options, places: &Places) -> Resul
     };
     Ok(Setup {
         policies,
+        models,
         load_vertex,
         needs,
         images,

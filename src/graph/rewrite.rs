@@ -105,7 +105,7 @@ fn rewrite_definition(
         match f.number {
             DEF_OPS => {
                 let op = ops.next().ok_or("more ops than decoded")?;
-                put_bytes(&mut out, DEF_OPS, op);
+                put_kept(&mut out, DEF_OPS, op, &f, raw);
             }
             DEF_METADATA => {
                 let entry = rename_map_entry(f.body(raw), renamed, |old_key, value| {
@@ -124,7 +124,7 @@ fn rewrite_definition(
                     }
                     value
                 })?;
-                put_bytes(&mut out, DEF_METADATA, &entry);
+                put_kept(&mut out, DEF_METADATA, &entry, &f, raw);
             }
             DEF_SOURCE => {
                 let src = f.body(raw);
@@ -132,17 +132,28 @@ fn rewrite_definition(
                 for sf in wire::fields(src)? {
                     if sf.number == SOURCE_LOCATIONS {
                         let entry = rename_map_entry(sf.body(src), renamed, |_, v| v.to_vec())?;
-                        put_bytes(&mut body, SOURCE_LOCATIONS, &entry);
+                        put_kept(&mut body, SOURCE_LOCATIONS, &entry, &sf, src);
                     } else {
                         body.extend_from_slice(sf.raw(src));
                     }
                 }
-                put_bytes(&mut out, DEF_SOURCE, &body);
+                put_kept(&mut out, DEF_SOURCE, &body, &f, raw);
             }
             _ => out.extend_from_slice(f.raw(raw)),
         }
     }
     Ok(out)
+}
+
+/// Appends field `number` with `body`, or the field exactly as `msg` had it when its body
+/// is unchanged: a length written in more bytes than needed stays so, and a definition with
+/// nothing to rewrite comes back byte for byte.
+fn put_kept(out: &mut Vec<u8>, number: u32, body: &[u8], f: &wire::Field, msg: &[u8]) {
+    if body == f.body(msg) {
+        out.extend_from_slice(f.raw(msg));
+    } else {
+        put_bytes(out, number, body);
+    }
 }
 
 /// Renames the key of a `map<string, Message>` entry, keeping its value's bytes (even an
@@ -155,21 +166,27 @@ fn rename_map_entry(
     let key = map_entry_key(entry)?;
     let mut out = Vec::with_capacity(entry.len());
     put_bytes(&mut out, 1, renamed.get(&key).unwrap_or(&key).as_bytes());
+    let mut changed = renamed.contains_key(&key);
     let mut had_value = false;
     for f in wire::fields(entry)? {
         match f.number {
             1 => {}
             2 => {
                 had_value = true;
-                put_bytes(&mut out, 2, &edit_value(&key, f.body(entry)));
+                let value = edit_value(&key, f.body(entry));
+                changed |= value != f.body(entry);
+                put_bytes(&mut out, 2, &value);
             }
             _ => out.extend_from_slice(f.raw(entry)),
         }
     }
     if !had_value {
-        put_bytes(&mut out, 2, &edit_value(&key, &[]));
+        let value = edit_value(&key, &[]);
+        changed |= !value.is_empty();
+        put_bytes(&mut out, 2, &value);
     }
-    Ok(out)
+    // An entry neither renamed nor edited keeps its bytes (its fields' order included).
+    Ok(if changed { out } else { entry.to_vec() })
 }
 
 fn topo_order(graph: &Graph, index: &HashMap<&str, usize>) -> Result<Vec<usize>> {
@@ -456,6 +473,47 @@ mod tests {
         assert_eq!(ef[0].body(&entry), new_run.as_bytes());
         assert_eq!(ef[1].number, 2, "empty value kept");
         assert_eq!(ef[1].body(&entry), b"");
+    }
+
+    #[test]
+    fn a_definition_with_nothing_to_rewrite_comes_back_byte_for_byte() {
+        // Found by fuzzing: a metadata entry without a value, and lengths written in more
+        // bytes than needed, were re-encoded although nothing changed.
+        let img = source_op("docker-image://a/b:c", &[]);
+        let run = exec_op(&[&img], &["x"]);
+        let def = definition(vec![img.clone(), run.clone(), terminal(&run)]);
+        let plain = def.encode_to_vec();
+        let mut raw = Vec::new();
+        for f in wire::fields(&plain).unwrap() {
+            let body = f.body(&plain);
+            match f.number {
+                DEF_OPS => {
+                    // the length in two bytes, the second one zero for a short op
+                    encode_key(DEF_OPS, WireType::LengthDelimited, &mut raw);
+                    raw.extend_from_slice(&[
+                        0x80 | (body.len() as u8 & 0x7f),
+                        (body.len() >> 7) as u8,
+                    ]);
+                    raw.extend_from_slice(body);
+                }
+                _ => raw.extend_from_slice(f.raw(&plain)),
+            }
+        }
+        let mut valueless = Vec::new();
+        put_bytes(&mut valueless, 1, digest_of(b"not an op").as_bytes());
+        put_bytes(&mut raw, DEF_METADATA, &valueless);
+        let parsed = ParsedDefinition::new(&raw).unwrap();
+        let (out, renamed) = rewrite(&parsed, &HashMap::new()).unwrap();
+        assert!(renamed.is_empty());
+        assert_eq!(out, raw);
+        // A rewrite still writes what it changes, and leaves the rest.
+        let updates = HashMap::from([(digest_of(&img), pin("docker-image://a/b:c@sha256:1", &[]))]);
+        let (out, _) = rewrite(&parsed, &updates).unwrap();
+        assert!(out.ends_with(&{
+            let mut tail = Vec::new();
+            put_bytes(&mut tail, DEF_METADATA, &valueless);
+            tail
+        }));
     }
 
     #[test]

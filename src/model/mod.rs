@@ -17,7 +17,7 @@ mod vocabulary;
 pub use attested::{PolicyDigest, REPORT_PREDICATE, TrustRootRecord, VERIFIER_ID, VSA_PREDICATE};
 pub use facts::Facts;
 pub use mode::Mode;
-pub use needs::Needs;
+pub use needs::{Fetched, Needs};
 pub use platform::platform_string;
 pub use record::SourceRecord;
 pub use vocabulary::{Role, SourceKind, Verdict};

@@ -40,3 +40,63 @@ impl Needs {
         }
     }
 }
+
+/// The metadata one of Buildx's evaluations of a source has: what BuildKit returned for the
+/// requests its partial evaluation made (`policy/validate.go`, `AddUnknowns`). A document
+/// holds only these groups, whatever the frontend fetched to decide other evaluations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fetched {
+    /// `Image{NoConfig: false}`: the digest and the config (labels, user, volumes,
+    /// workingDir, env, and with them createdTime).
+    pub image_config: bool,
+    /// `Image{AttestationChain: true}`: the digest, hasProvenance and signatures.
+    pub image_attestations: bool,
+    /// The chain with the SLSA statements (`ResolveAttestations`): provenance too.
+    pub image_provenance: bool,
+    /// `Git{}`: ref, checksum, commitChecksum, isAnnotatedTag.
+    pub git: bool,
+    /// `Git{ReturnObject: true}`: the commit and tag objects too.
+    pub git_objects: bool,
+    /// Any request for an http source: BuildKit resolves its checksum.
+    pub http_checksum: bool,
+}
+
+impl Fetched {
+    /// Everything there is, as a document of the frontend's own (reports, `verify`) shows.
+    pub fn all() -> Self {
+        Fetched {
+            image_config: true,
+            image_attestations: true,
+            image_provenance: true,
+            git: true,
+            git_objects: true,
+            http_checksum: true,
+        }
+    }
+
+    /// Whether any image metadata was asked for: BuildKit then returns the digest.
+    pub fn any_image(self) -> bool {
+        self.image_config || self.image_attestations || self.image_provenance
+    }
+
+    /// Whether the attestation chain was asked for (with or without the statements).
+    pub fn chain(self) -> bool {
+        self.image_attestations || self.image_provenance
+    }
+
+    /// Whether git metadata was asked for (objects come with the rest).
+    pub fn any_git(self) -> bool {
+        self.git || self.git_objects
+    }
+
+    pub fn union(self, o: Fetched) -> Fetched {
+        Fetched {
+            image_config: self.image_config || o.image_config,
+            image_attestations: self.image_attestations || o.image_attestations,
+            image_provenance: self.image_provenance || o.image_provenance,
+            git: self.git || o.git,
+            git_objects: self.git_objects || o.git_objects,
+            http_checksum: self.http_checksum || o.http_checksum,
+        }
+    }
+}

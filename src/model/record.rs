@@ -90,6 +90,8 @@ impl SourceRecord {
                     .collect();
                 format!("; verified signatures: [{}]", brief.join(", "))
             }
+            // The chain was read and nothing verified (an empty list is not written).
+            _ if self.attestation_manifest.is_some() => "; verified signatures: []".into(),
             _ => String::new(),
         };
         let mut facts = shown.to_string();

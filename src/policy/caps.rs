@@ -19,6 +19,9 @@ pub struct Caps {
     /// `print` output of the pre-pass, prefixed by policy name; Buildx logs it like the
     /// output of any other evaluation, so it is kept apart from the per-source prints.
     pub prints: Vec<String>,
+    /// Builtin errors of the pre-pass, prefixed by policy name (each made its call
+    /// undefined, as in Buildx), for the build's warnings.
+    pub warnings: Vec<String>,
 }
 
 /// The pre-pass input, as Buildx's `CheckCaps` builds it: the build's env with

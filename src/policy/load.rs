@@ -13,6 +13,8 @@ use super::PolicySource;
 use crate::error::{Error, Result};
 use crate::model::Mode;
 
+mod nesting;
+
 /// Imports are followed this deep; a deeper chain is most likely a cycle.
 const MAX_IMPORT_DEPTH: usize = 16;
 
@@ -148,11 +150,14 @@ fn set_package(text: &str, package: &str) -> String {
         .join("\n")
 }
 
+/// A module's text, refused when it is not UTF-8 or nests too deeply to parse (`nesting`).
 fn utf8(path: &str, data: Vec<u8>) -> Result<String> {
-    String::from_utf8(data).map_err(|_| Error::Policy {
+    let text = String::from_utf8(data).map_err(|_| Error::Policy {
         file: path.to_string(),
         message: "not UTF-8 text".into(),
-    })
+    })?;
+    nesting::check(path, &text)?;
+    Ok(text)
 }
 
 /// Rego modules, wherever they are below a policy's directory.
@@ -198,9 +203,11 @@ async fn read_modules(
         .map(|p| (p, 1))
         .collect();
     let mut wanted: Vec<Wanted> = Vec::new();
-    for f in referenced_files(&src.modules[0].1) {
-        wanted.push(wanted_file(&base, &f, &src.name)?);
-    }
+    wanted.extend(
+        referenced_files(&src.modules[0].1)
+            .iter()
+            .filter_map(|f| wanted_file(&base, f)),
+    );
     while let Some((package, depth)) = queue.pop() {
         if !seen.insert(package.clone()) {
             continue;
@@ -224,9 +231,11 @@ async fn read_modules(
             }
         };
         queue.extend(imports(&text).into_iter().map(|p| (p, depth + 1)));
-        for f in referenced_files(&text) {
-            wanted.push(wanted_file(&base, &f, &src.name)?);
-        }
+        wanted.extend(
+            referenced_files(&text)
+                .iter()
+                .filter_map(|f| wanted_file(&base, f)),
+        );
         src.modules.push((file, set_package(&text, &package)));
     }
     wanted.sort();
@@ -234,15 +243,24 @@ async fn read_modules(
     Ok(Some((src, wanted)))
 }
 
-fn wanted_file(base: &str, rel: &str, policy: &str) -> Result<Wanted> {
+/// Only files beside the policy are read; a builtin naming another (`../x`, `/etc/x`)
+/// finds nothing, as Buildx's policy file system has nothing outside its root.
+fn wanted_file(base: &str, rel: &str) -> Option<Wanted> {
     let rel = rel.trim_start_matches("./");
     if rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
-        return Err(Error::Policy {
-            file: policy.to_string(),
-            message: format!("{rel:?}: only files beside the policy can be read"),
-        });
+        return None;
     }
-    Ok((rel.to_string(), join(base, rel)))
+    Some((rel.to_string(), join(base, rel)))
+}
+
+/// Every path the modules name literally in a file-reading builtin (as its key in
+/// `PolicySource::files`): each was looked for, so one missing is known to be missing.
+pub(super) fn literal_paths(modules: &[(String, String)]) -> BTreeSet<String> {
+    modules
+        .iter()
+        .flat_map(|(_, text)| referenced_files(text))
+        .map(|p| p.trim_start_matches("./").to_string())
+        .collect()
 }
 
 /// Reads the wanted files that exist; a builtin asking for a missing one fails when called.

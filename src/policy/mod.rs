@@ -3,29 +3,35 @@
 //!
 //! Each policy (the automatic `<Dockerfile>.rego`, each `policy=` file) is a separate
 //! compilation that must allow every source; the first that denies decides, as in Buildx.
+//! `compiled` evaluates one as OPA does in Buildx (a builtin error makes its call undefined);
+//! `check` makes OPA's whole-policy checks; `opa` holds OPA's builtins where regorus differs.
 
 pub mod caps;
+mod check;
+mod compiled;
 mod extensions;
 pub mod gitobj;
 mod image_names;
 pub mod input;
 pub mod load;
 pub mod needs;
+mod opa;
 pub mod provenance;
 pub mod reference;
 pub mod schema;
+mod signatures;
+mod template;
 pub mod tester;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
-use regorus::{Engine, Value};
+use regorus::Value;
 
 use crate::error::{Error, Result};
 use crate::model::{Needs, PolicyDigest};
 pub use caps::Caps;
+use compiled::{Evaluated, Policy};
 pub use extensions::RawObjects;
-use extensions::{EvalState, Shared};
 pub use load::{Loaded, load_all};
 
 const BUILTINS: &str = include_str!("builtins.rego");
@@ -42,18 +48,6 @@ pub struct PolicySource {
     pub files: BTreeMap<String, Vec<u8>>,
 }
 
-struct Policy {
-    name: String,
-    engine: Engine,
-    state: Shared,
-    digest: PolicyDigest,
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(data))
-}
-
 /// What one policy, or all of them, decided for a source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -65,6 +59,9 @@ pub struct Decision {
     pub policy: String,
     /// `print` output, prefixed by policy name.
     pub prints: Vec<String>,
+    /// Builtin errors, prefixed by policy name: as in Buildx each made its call undefined
+    /// and the evaluation went on; the build output shows them as warnings.
+    pub warnings: Vec<String>,
     /// A denial that may turn once BuildKit answers this checksum request
     /// (`verify_http_pgp_signature`): fetch it and evaluate again.
     pub wanted_checksum: Option<crate::verify::pgp::ChecksumRequest>,
@@ -76,75 +73,17 @@ pub struct PolicySet {
 }
 
 impl PolicySet {
-    /// Compiles every policy before any metadata is fetched, so a broken policy fails the
-    /// build at once with its file and line.
+    /// Compiles and checks every policy before any metadata is fetched, so a broken policy
+    /// fails the build at once with its file and line.
     pub fn compile(sources: Vec<PolicySource>) -> Result<Self> {
         let mut policies = Vec::with_capacity(sources.len());
         let mut needs = Needs::default();
         for src in sources {
-            let policy_err = |message: String| Error::Policy {
-                file: src.name.clone(),
-                message,
-            };
-            let mut engine = Engine::new();
-            // Builtins that fail (e.g. an unsupported verifier) must fail the decision, not
-            // quietly make a rule undefined.
-            engine.set_strict_builtin_errors(true);
-            engine.set_gather_prints(true);
-            engine
-                .add_policy("builtin/verified_frontend.rego".into(), BUILTINS.into())
-                .map_err(|e| policy_err(format!("builtin module: {e}")))?;
             needs = needs.union(needs::of_module(BUILTINS));
-            for (path, text) in &src.modules {
-                let package = engine
-                    .add_policy(path.clone(), text.clone())
-                    .map_err(|e| policy_err(e.to_string()))?;
-                if path == &src.modules[0].0 && package != "data.docker" {
-                    return Err(policy_err(format!(
-                        "the policy must be in package docker, not {}",
-                        package.trim_start_matches("data.")
-                    )));
-                }
+            for (_, text) in &src.modules {
                 needs = needs.union(needs::of_module(text));
             }
-            let state: Shared = Arc::new(Mutex::new(EvalState::default()));
-            extensions::register(&mut engine, &state, &src.files)
-                .map_err(|e| policy_err(e.to_string()))?;
-            // Evaluate once on an empty input: regorus resolves names only when it
-            // evaluates, so this is what makes a missing decision rule, or an unguarded call
-            // of an unknown function, fail before any source is resolved. It also leaves
-            // the engine prepared for reuse.
-            engine.set_input(Value::new_object());
-            engine.eval_rule(QUERY.into()).map_err(|e| {
-                let m = e.to_string();
-                policy_err(if m.contains("not a valid rule path") {
-                    format!("the policy defines no decision ({QUERY}): {m}")
-                } else {
-                    m
-                })
-            })?;
-            let _ = engine.take_prints();
-            let mut files: BTreeMap<String, String> = src
-                .modules
-                .iter()
-                .map(|(p, t)| (p.clone(), sha256_hex(t.as_bytes())))
-                .collect();
-            files.extend(src.files.iter().map(|(p, d)| (p.clone(), sha256_hex(d))));
-            let digest = PolicyDigest {
-                name: src.name.clone(),
-                sha256: src
-                    .modules
-                    .first()
-                    .map(|(_, t)| sha256_hex(t.as_bytes()))
-                    .unwrap_or_default(),
-                files,
-            };
-            policies.push(Policy {
-                name: src.name,
-                engine,
-                state,
-                digest,
-            });
+            policies.push(Policy::compile(src)?);
         }
         Ok(PolicySet { policies, needs })
     }
@@ -188,13 +127,19 @@ impl PolicySet {
         raw: &RawObjects,
     ) -> Result<Decision> {
         let mut prints = Vec::new();
+        let mut warnings = Vec::new();
         let mut last = String::new();
         for p in &mut self.policies {
-            let d = p.evaluate(input, raw)?;
+            let d = decide(p, input, raw)?;
             prints.extend(d.prints.iter().cloned());
+            warnings.extend(d.warnings.iter().cloned());
             last = d.policy.clone();
             if !d.allow || d.pin.is_some() {
-                return Ok(Decision { prints, ..d });
+                return Ok(Decision {
+                    prints,
+                    warnings,
+                    ..d
+                });
             }
         }
         Ok(Decision {
@@ -203,6 +148,7 @@ impl PolicySet {
             pin: None,
             policy: last,
             prints,
+            warnings,
             wanted_checksum: None,
         })
     }
@@ -214,116 +160,68 @@ impl PolicySet {
         let input = caps::request_input(env);
         let mut out = Caps::default();
         for p in &mut self.policies {
-            let (exec_proxy, prints) = p.caps(&input)?;
-            if exec_proxy {
+            let ev = caps_of(p, &input)?;
+            if caps::asks_exec_proxy(&ev.1).map_err(|m| p.error(format!("{CAPS_PASS}: {m}")))? {
                 out.exec_proxy = true;
                 out.exec_proxy_by.push(p.name.clone());
             }
-            out.prints.extend(prints);
+            let suffix = |l: String| format!("{l} (caps pre-pass)");
+            out.prints.extend(ev.0.prints.into_iter().map(suffix));
+            out.warnings.extend(ev.0.warnings.into_iter().map(suffix));
         }
         Ok(out)
     }
 }
 
-/// One evaluation's raw outcome, before it is read as a source decision or as caps.
-struct Evaluated {
-    decision: serde_json::Map<String, serde_json::Value>,
-    prints: Vec<String>,
-    pins: Vec<String>,
-    wanted_checksum: Option<crate::verify::pgp::ChecksumRequest>,
+const CAPS_PASS: &str = "evaluating caps (input.env.capsRequest=true)";
+
+/// One policy's decision for a source.
+fn decide(p: &mut Policy, input: &serde_json::Value, raw: &RawObjects) -> Result<Decision> {
+    let ev = p.run(input, raw)?;
+    let decision = decision_object(&ev.value).map_err(|m| p.error(m))?;
+    let (allow, deny_msg) = parse_decision(&decision).map_err(|m| p.error(m))?;
+    let pin = pin_of(p, &ev, allow)?;
+    Ok(Decision {
+        allow,
+        deny_msg,
+        pin,
+        policy: p.name.clone(),
+        prints: ev.prints,
+        warnings: ev.warnings,
+        wanted_checksum: if allow { None } else { ev.wanted_checksum },
+    })
 }
 
-impl Policy {
-    fn error(&self, message: String) -> Error {
-        Error::Policy {
-            file: self.name.clone(),
-            message,
-        }
+/// The digest an allowing evaluation pinned the image to; Buildx refuses two different ones.
+fn pin_of(p: &Policy, ev: &Evaluated, allow: bool) -> Result<Option<String>> {
+    if !allow {
+        return Ok(None);
     }
+    match ev.pins.len() {
+        0 => Ok(None),
+        1 => Ok(ev.pins.iter().next().cloned()),
+        n => Err(p.error(format!(
+            "pin_image was called with {n} different digests for one source; it may pin once"
+        ))),
+    }
+}
 
-    /// Runs the query on `input`; builtins see `raw`. Nothing of an earlier evaluation
-    /// (pins, wanted checksums, prints) carries over.
-    fn run(&mut self, input: &serde_json::Value, raw: &RawObjects) -> Result<Evaluated> {
-        {
-            let mut st = self
-                .state
-                .lock()
-                .map_err(|_| self.error("policy state poisoned".into()))?;
-            st.input = input.clone();
-            st.pins.clear();
-            st.raw = raw.clone();
-            st.wanted_checksum = None;
-        }
-        let value =
-            Value::from_json_str(&input.to_string()).map_err(|e| self.error(e.to_string()))?;
-        self.engine.set_input(value);
-        let result = self.engine.eval_rule(QUERY.into());
-        let prints: Vec<String> = self
-            .engine
-            .take_prints()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|l| format!("{}: {l}", self.name))
-            .collect();
-        let decision = result.map_err(|e| self.error(e.to_string()))?;
-        let decision = decision_object(&decision).map_err(|m| self.error(m))?;
-        let mut st = self
-            .state
-            .lock()
-            .map_err(|_| self.error("policy state poisoned".into()))?;
-        Ok(Evaluated {
-            decision,
-            prints,
-            pins: std::mem::take(&mut st.pins),
-            wanted_checksum: st.wanted_checksum.take(),
-        })
-    }
-
-    fn evaluate(&mut self, input: &serde_json::Value, raw: &RawObjects) -> Result<Decision> {
-        let ev = self.run(input, raw)?;
-        let (allow, deny_msg) = parse_decision(&ev.decision).map_err(|m| self.error(m))?;
-        let pin = match ev.pins.as_slice() {
-            [] => None,
-            [one] => Some(one.clone()),
-            many => {
-                return Err(self.error(format!(
-                    "pin_image was called {} times for one source; it may pin once",
-                    many.len()
-                )));
-            }
-        };
-        Ok(Decision {
-            allow,
-            deny_msg,
-            pin: if allow { pin } else { None },
-            policy: self.name.clone(),
-            prints: ev.prints,
-            wanted_checksum: if allow { None } else { ev.wanted_checksum },
-        })
-    }
-
-    /// The caps pre-pass: only `caps` is read; `allow`, `deny_msg` and pins say nothing
-    /// about any source here and are dropped, as in Buildx's `CheckCaps`.
-    fn caps(&mut self, input: &serde_json::Value) -> Result<(bool, Vec<String>)> {
-        let prefix = "evaluating caps (input.env.capsRequest=true)";
-        let ev = self
-            .run(input, &RawObjects::default())
-            .map_err(|e| match e {
-                Error::Policy { file, message } => Error::Policy {
-                    file,
-                    message: format!("{prefix}: {message}"),
-                },
-                other => other,
-            })?;
-        let asks = caps::asks_exec_proxy(&ev.decision)
-            .map_err(|m| self.error(format!("{prefix}: {m}")))?;
-        let prints = ev
-            .prints
-            .into_iter()
-            .map(|l| format!("{l} (caps pre-pass)"))
-            .collect();
-        Ok((asks, prints))
-    }
+/// The caps pre-pass of one policy: only `caps` is read; `allow`, `deny_msg` and pins say
+/// nothing about any source here and are dropped, as in Buildx's `CheckCaps`.
+fn caps_of(
+    p: &mut Policy,
+    input: &serde_json::Value,
+) -> Result<(Evaluated, serde_json::Map<String, serde_json::Value>)> {
+    let prefixed = |e: Error| match e {
+        Error::Policy { file, message } => Error::Policy {
+            file,
+            message: format!("{CAPS_PASS}: {message}"),
+        },
+        other => other,
+    };
+    let ev = p.run(input, &RawObjects::default()).map_err(prefixed)?;
+    let decision = decision_object(&ev.value).map_err(|m| prefixed(p.error(m)))?;
+    Ok((ev, decision))
 }
 
 /// `data.docker.decision` as JSON; Buildx requires an object, and an undefined decision is

@@ -1,17 +1,40 @@
 //! `input.image.provenance`: the SLSA provenance (v0.2 or v1) BuildKit attached to an image,
-//! read from the attestation chain and normalized into Buildx's field names.
+//! read from the attestation chain into Buildx's `ImageProvenance` (`policy/provenance.go`).
 //!
 //! Nothing is taken on trust: every blob must hash to its digest, and the statement's subject
-//! must be the image manifest the build will use.
+//! must be the image manifest the build will use. What the statement says is read as Buildx
+//! reads it: a predicate its decoder refuses is no provenance, not an error.
 
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::proto::gw;
-use crate::sources::ImageRef;
 use crate::verify::chain::{Statement, attestation_manifest, blob, slsa_layer};
 
+const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
+const SLSA_V02: &str = "https://slsa.dev/provenance/v0.2";
+
+/// Buildx's `ImageProvenance` without its materials, and the materials as the statement
+/// lists them (the input builder makes each an input object).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provenance {
+    pub fields: Map<String, Value>,
+    pub materials: Vec<Material>,
+}
+
+/// A dependency the provenance names: `uri` and `digest` of a SLSA resource descriptor.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Material {
+    #[serde(default)]
+    pub uri: String,
+    #[serde(default)]
+    pub digest: BTreeMap<String, String>,
+}
+
 /// The parsed provenance of the image, `None` when it has no SLSA provenance.
-pub fn from_chain(chain: &gw::AttestationChain) -> Result<Option<Value>, String> {
+pub fn from_chain(chain: &gw::AttestationChain) -> Result<Option<Provenance>, String> {
     if chain.attestation_manifest.is_empty() {
         return Ok(None);
     }
@@ -35,207 +58,323 @@ pub fn from_chain(chain: &gw::AttestationChain) -> Result<Option<Value>, String>
     }
     let statement: Value = serde_json::from_slice(data)
         .map_err(|e| format!("provenance statement is not JSON: {e}"))?;
-    Ok(Some(normalize(&statement)))
+    Ok(parse(&statement))
 }
 
-/// Where a SLSA predicate keeps what Buildx reads, by predicate version.
-struct Fields<'a> {
-    v1: bool,
-    build_type: &'a Value,
-    builder: &'a Value,
-    invocation: &'a Value,
-    started: &'a Value,
-    finished: &'a Value,
-    config: &'a Value,
-    request: &'a Value,
-    materials: &'a Value,
-    metadata: &'a Value,
-}
-
-impl<'a> Fields<'a> {
-    fn of(p: &'a Value, v1: bool) -> Self {
-        if v1 {
-            let bd = &p["buildDefinition"];
-            let md = &p["runDetails"]["metadata"];
-            Fields {
-                v1,
-                build_type: &bd["buildType"],
-                builder: &p["runDetails"]["builder"]["id"],
-                invocation: &md["invocationId"],
-                started: &md["startedOn"],
-                finished: &md["finishedOn"],
-                config: &bd["externalParameters"]["configSource"],
-                request: &bd["externalParameters"]["request"],
-                materials: &bd["resolvedDependencies"],
-                metadata: md,
-            }
-        } else {
-            let md = &p["metadata"];
-            Fields {
-                v1,
-                build_type: &p["buildType"],
-                builder: &p["builder"]["id"],
-                invocation: &md["buildInvocationID"],
-                started: &md["buildStartedOn"],
-                finished: &md["buildFinishedOn"],
-                config: &p["invocation"]["configSource"],
-                request: &p["invocation"]["parameters"],
-                materials: &p["materials"],
-                metadata: md,
-            }
-        }
-    }
-}
-
-/// Buildx's `ImageProvenance` from an in-toto statement with a SLSA predicate.
+/// The provenance fields with the materials as the statement lists them (`uri`, `digest`),
+/// for readers that only show it (the `verify` subcommand).
 pub fn normalize(statement: &Value) -> Value {
-    let predicate_type = statement["predicateType"].as_str().unwrap_or_default();
-    let f = Fields::of(&statement["predicate"], predicate_type.ends_with("/v1"));
-    let mut m = Map::new();
-    m.insert("predicateType".into(), json!(predicate_type));
-    let mut put = |k: &str, v: &Value| {
-        if !v.is_null() && v.as_str() != Some("") {
-            m.insert(k.into(), v.clone());
-        }
+    let Some(p) = parse(statement) else {
+        return json!({});
     };
-    put("buildType", f.build_type);
-    put("builderID", f.builder);
-    put("invocationID", f.invocation);
-    put("startedOn", f.started);
-    put("finishedOn", f.finished);
-    put("frontend", &f.request["frontend"]);
-    if let Some(cs) = config_source(f.config) {
-        m.insert("configSource".into(), cs);
-    }
-    if let Some(args) = f.request["args"].as_object() {
-        m.insert("rawArgs".into(), Value::Object(args.clone()));
-        m.insert("buildArgs".into(), build_args(args));
-    }
-    build_flags(&mut m, &f);
-    let mats: Vec<Value> = f
+    let mut fields = p.fields;
+    let materials: Vec<Value> = p
         .materials
-        .as_array()
-        .map(|a| a.iter().filter_map(material).collect())
-        .unwrap_or_default();
-    m.insert("materials".into(), Value::Array(mats));
+        .iter()
+        .map(|m| json!({"uri": m.uri, "digest": m.digest}))
+        .collect();
+    if !materials.is_empty() {
+        fields.insert("materials".into(), Value::Array(materials));
+    }
+    Value::Object(fields)
+}
+
+/// Buildx's `parseProvenanceBlob`: a v1 or v0.2 predicate, or nothing.
+pub fn parse(statement: &Value) -> Option<Provenance> {
+    let predicate = statement.get("predicate").filter(|p| !p.is_null())?;
+    match statement["predicateType"].as_str()? {
+        SLSA_V1 => serde_json::from_value::<V1>(predicate.clone())
+            .ok()?
+            .provenance(),
+        SLSA_V02 => serde_json::from_value::<V02>(predicate.clone())
+            .ok()?
+            .provenance(),
+        _ => None,
+    }
+}
+
+/// What both predicate versions carry, in Buildx's names.
+struct Common<'a> {
+    predicate_type: &'static str,
+    build_type: &'a str,
+    builder_id: &'a str,
+    config_source: Value,
+    request: &'a Request,
+}
+
+impl Common<'_> {
+    /// The fields, or `None` for a predicate Buildx takes for no provenance.
+    fn fields(&self) -> Option<Map<String, Value>> {
+        if self.build_type.is_empty() && self.builder_id.is_empty() {
+            return None;
+        }
+        let mut m = Map::new();
+        m.insert("predicateType".into(), json!(self.predicate_type));
+        put_str(&mut m, "buildType", self.build_type);
+        put_str(&mut m, "builderID", self.builder_id);
+        // A pointer in Buildx, always set: `{}` when the build had no remote context.
+        m.insert("configSource".into(), self.config_source.clone());
+        put_str(&mut m, "frontend", &self.request.frontend);
+        let build_args: Map<String, Value> = self
+            .request
+            .args
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("build-arg:")
+                    .filter(|n| !n.is_empty())
+                    .map(|n| (n.to_string(), json!(v)))
+            })
+            .collect();
+        if !build_args.is_empty() {
+            m.insert("buildArgs".into(), Value::Object(build_args));
+        }
+        if !self.request.args.is_empty() {
+            m.insert("rawArgs".into(), json!(self.request.args));
+        }
+        Some(m)
+    }
+}
+
+fn put_str(m: &mut Map<String, Value>, key: &str, v: &str) {
+    if !v.is_empty() {
+        m.insert(key.into(), json!(v));
+    }
+}
+
+/// A config source as Buildx writes it: `uri`, `digest`, `path`, each only when set.
+fn config_source(uri: &str, digest: &BTreeMap<String, String>, path: &str) -> Value {
+    let mut m = Map::new();
+    put_str(&mut m, "uri", uri);
+    if !digest.is_empty() {
+        m.insert("digest".into(), json!(digest));
+    }
+    put_str(&mut m, "path", path);
     Value::Object(m)
 }
 
-/// `configSource` in Buildx's names (v1's `entryPoint` is its `path`), `None` if empty.
-fn config_source(config: &Value) -> Option<Value> {
-    let mut cs = Map::new();
-    for (from, to) in [
-        ("uri", "uri"),
-        ("digest", "digest"),
-        ("path", "path"),
-        ("entryPoint", "path"),
-    ] {
-        if let Some(v) = config.get(from).filter(|v| !v.is_null()) {
-            cs.insert(to.into(), v.clone());
+/// A time as Buildx's `formatProvenanceTime`: UTC, whole seconds; `None` when absent. A
+/// time Go's decoder refuses makes the whole predicate unreadable.
+fn provenance_time(t: &Option<String>) -> Result<Option<String>, ()> {
+    match t {
+        None => Ok(None),
+        Some(s) => {
+            let ts: jiff::Timestamp = s.parse().map_err(|_| ())?;
+            Ok(Some(ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()))
         }
     }
-    (!cs.is_empty()).then_some(Value::Object(cs))
 }
 
-/// The `build-arg:` options of the request, without the prefix.
-fn build_args(args: &Map<String, Value>) -> Value {
-    let build_args: Map<String, Value> = args
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("build-arg:")
-                .map(|n| (n.to_string(), v.clone()))
+/// The metadata both versions share once their field names are read.
+struct Metadata<'a> {
+    invocation_id: &'a str,
+    started: Option<String>,
+    finished: Option<String>,
+    reproducible: bool,
+    hermetic: bool,
+    completeness: Value,
+}
+
+impl Metadata<'_> {
+    fn apply(self, m: &mut Map<String, Value>) {
+        put_str(m, "invocationID", self.invocation_id);
+        if let Some(t) = self.started {
+            m.insert("startedOn".into(), json!(t));
+        }
+        if let Some(t) = self.finished {
+            m.insert("finishedOn".into(), json!(t));
+        }
+        // Pointers in Buildx, set whenever there is metadata: `false` is written.
+        m.insert("reproducible".into(), json!(self.reproducible));
+        m.insert("hermetic".into(), json!(self.hermetic));
+        m.insert("completeness".into(), self.completeness);
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Request {
+    frontend: String,
+    args: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Builder {
+    id: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct V1 {
+    build_definition: V1Definition,
+    run_details: V1RunDetails,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct V1Definition {
+    build_type: String,
+    external_parameters: V1External,
+    resolved_dependencies: Option<Vec<Material>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct V1External {
+    config_source: V1ConfigSource,
+    request: Request,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct V1ConfigSource {
+    uri: String,
+    digest: BTreeMap<String, String>,
+    path: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct V1RunDetails {
+    builder: Builder,
+    metadata: Option<V1Metadata>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct V1Metadata {
+    // Go's decoder matches keys case-insensitively.
+    #[serde(rename = "invocationId", alias = "invocationID")]
+    invocation_id: String,
+    #[serde(rename = "startedOn")]
+    started_on: Option<String>,
+    #[serde(rename = "finishedOn")]
+    finished_on: Option<String>,
+    buildkit_hermetic: bool,
+    buildkit_reproducible: bool,
+    buildkit_completeness: V1Completeness,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct V1Completeness {
+    request: bool,
+    resolved_dependencies: bool,
+}
+
+impl V1 {
+    fn provenance(&self) -> Option<Provenance> {
+        let d = &self.build_definition;
+        let cs = &d.external_parameters.config_source;
+        let common = Common {
+            predicate_type: SLSA_V1,
+            build_type: &d.build_type,
+            builder_id: &self.run_details.builder.id,
+            config_source: config_source(&cs.uri, &cs.digest, &cs.path),
+            request: &d.external_parameters.request,
+        };
+        let mut fields = common.fields()?;
+        if let Some(md) = &self.run_details.metadata {
+            Metadata {
+                invocation_id: &md.invocation_id,
+                started: provenance_time(&md.started_on).ok()?,
+                finished: provenance_time(&md.finished_on).ok()?,
+                reproducible: md.buildkit_reproducible,
+                hermetic: md.buildkit_hermetic,
+                completeness: json!({
+                    "parameters": md.buildkit_completeness.request,
+                    "materials": md.buildkit_completeness.resolved_dependencies,
+                }),
+            }
+            .apply(&mut fields);
+        }
+        Some(Provenance {
+            fields,
+            materials: d.resolved_dependencies.clone().unwrap_or_default(),
         })
-        .collect();
-    Value::Object(build_args)
+    }
 }
 
-/// `reproducible`, `hermetic` and `completeness`, as each predicate version records them.
-fn build_flags(m: &mut Map<String, Value>, f: &Fields) {
-    let md = f.metadata;
-    let (reproducible, hermetic) = if f.v1 {
-        (&md["buildkit_reproducible"], &md["buildkit_hermetic"])
-    } else {
-        (
-            &md["reproducible"],
-            &md["https://mobyproject.org/buildkit@v1#hermetic"],
-        )
-    };
-    // Both are omitted by BuildKit when false.
-    m.insert(
-        "reproducible".into(),
-        json!(reproducible.as_bool().unwrap_or(false)),
-    );
-    m.insert(
-        "hermetic".into(),
-        json!(hermetic.as_bool().unwrap_or(false)),
-    );
-    let completeness = if f.v1 {
-        let c = &md["buildkit_completeness"];
-        json!({"parameters": c["request"], "materials": c["resolvedDependencies"]})
-    } else {
-        let c = &md["completeness"];
-        json!({"parameters": c["parameters"], "environment": c["environment"], "materials": c["materials"]})
-    };
-    m.insert("completeness".into(), completeness);
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct V02 {
+    build_type: String,
+    builder: Builder,
+    invocation: V02Invocation,
+    metadata: Option<V02Metadata>,
+    materials: Option<Vec<Material>>,
 }
 
-/// A provenance material as a nested input object (`{image: …}`, `{git: …}`, `{http: …}`),
-/// with what the material itself states. Its own provenance and signatures are not fetched.
-fn material(mat: &Value) -> Option<Value> {
-    let uri = mat["uri"].as_str()?;
-    let digest = &mat["digest"];
-    if let Some(rest) = uri.strip_prefix("pkg:docker/") {
-        return image_material(rest, digest).map(|img| json!({ "image": img }));
-    }
-    let git_like = uri.starts_with("git://") || uri.contains(".git#") || uri.ends_with(".git");
-    if git_like {
-        let (remote, r) = uri.split_once('#').unwrap_or((uri, ""));
-        let mut g = Map::new();
-        g.insert("remote".into(), json!(remote));
-        if !r.is_empty() {
-            g.insert("ref".into(), json!(r));
-        }
-        if let Some(sha) = digest["sha1"].as_str() {
-            g.insert("checksum".into(), json!(sha));
-        }
-        return Some(json!({ "git": g }));
-    }
-    if uri.starts_with("http://") || uri.starts_with("https://") {
-        let mut h = Map::new();
-        h.insert("url".into(), json!(uri));
-        if let Some(sha) = digest["sha256"].as_str() {
-            h.insert("checksum".into(), json!(format!("sha256:{sha}")));
-        }
-        return Some(json!({ "http": h }));
-    }
-    None
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct V02Invocation {
+    config_source: V02ConfigSource,
+    parameters: Request,
 }
 
-/// An image material, from its package URL after `pkg:docker/` (`name@version?platform=`).
-fn image_material(purl: &str, digest: &Value) -> Option<Map<String, Value>> {
-    let (path, query) = purl.split_once('?').unwrap_or((purl, ""));
-    let (name, version) = path.rsplit_once('@').unwrap_or((path, ""));
-    let sha = digest["sha256"].as_str().map(|h| format!("sha256:{h}"));
-    let tag = (!version.is_empty() && !version.starts_with("sha256:")).then_some(version);
-    let written = tag.map_or(name.to_string(), |t| format!("{name}:{t}"));
-    let mut r = ImageRef::normalize(&written).ok()?;
-    r.tag = tag.map(str::to_string);
-    if let Some(d) = &sha {
-        r = r.with_digest(d);
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct V02ConfigSource {
+    uri: String,
+    digest: BTreeMap<String, String>,
+    entry_point: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct V02Metadata {
+    #[serde(rename = "buildInvocationID")]
+    invocation_id: String,
+    #[serde(rename = "buildStartedOn")]
+    started_on: Option<String>,
+    #[serde(rename = "buildFinishedOn")]
+    finished_on: Option<String>,
+    reproducible: bool,
+    #[serde(rename = "https://mobyproject.org/buildkit@v1#hermetic")]
+    hermetic: bool,
+    completeness: V02Completeness,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct V02Completeness {
+    parameters: bool,
+    environment: bool,
+    materials: bool,
+}
+
+impl V02 {
+    fn provenance(&self) -> Option<Provenance> {
+        let cs = &self.invocation.config_source;
+        let common = Common {
+            predicate_type: SLSA_V02,
+            build_type: &self.build_type,
+            builder_id: &self.builder.id,
+            config_source: config_source(&cs.uri, &cs.digest, &cs.entry_point),
+            request: &self.invocation.parameters,
+        };
+        let mut fields = common.fields()?;
+        if let Some(md) = &self.metadata {
+            let c = &md.completeness;
+            Metadata {
+                invocation_id: &md.invocation_id,
+                started: provenance_time(&md.started_on).ok()?,
+                finished: provenance_time(&md.finished_on).ok()?,
+                reproducible: md.reproducible,
+                hermetic: md.hermetic,
+                completeness: json!({
+                    "parameters": c.parameters,
+                    "environment": c.environment,
+                    "materials": c.materials,
+                }),
+            }
+            .apply(&mut fields);
+        }
+        Some(Provenance {
+            fields,
+            materials: self.materials.clone().unwrap_or_default(),
+        })
     }
-    let mut img = super::image_names::image_names(&r).ok()?;
-    if let Some(t) = tag {
-        img.insert("tag".into(), json!(t));
-    }
-    if let Some(d) = &sha {
-        img.insert("checksum".into(), json!(d));
-    }
-    img.insert("isCanonical".into(), json!(sha.is_some()));
-    if let Some(p) = query.split('&').find_map(|kv| kv.strip_prefix("platform=")) {
-        let platform = p.replace("%2F", "/").replace("%2f", "/");
-        img.insert("platform".into(), json!(platform));
-    }
-    Some(img)
 }
 
 #[cfg(test)]
@@ -296,28 +435,32 @@ mod tests {
         let p = from_chain(&chain_with(vector("buildkit-v1.json"), IMAGE))
             .unwrap()
             .unwrap();
-        assert_eq!(p["predicateType"], "https://slsa.dev/provenance/v1");
+        let f = Value::Object(p.fields);
+        assert_eq!(f["predicateType"], "https://slsa.dev/provenance/v1");
         assert_eq!(
-            p["buildType"],
+            f["buildType"],
             "https://github.com/moby/buildkit/blob/master/docs/attestations/slsa-definitions.md"
         );
-        assert_eq!(p["invocationID"], "mjwfc5mtokfs4oys0bw9rqehl");
-        assert_eq!(p["startedOn"], "2026-11-25T09:22:50.465036189Z");
-        assert_eq!(p["frontend"], "dockerfile.v0");
-        assert_eq!(p["buildArgs"], json!({"FOO": "bar"}));
-        assert_eq!(p["rawArgs"], json!({"build-arg:FOO": "bar"}));
+        assert_eq!(f["invocationID"], "mjwfc5mtokfs4oys0bw9rqehl");
+        // Buildx writes provenance times in UTC, whole seconds.
+        assert_eq!(f["startedOn"], "2026-11-25T09:22:50Z");
+        assert_eq!(f["frontend"], "dockerfile.v0");
+        assert_eq!(f["buildArgs"], json!({"FOO": "bar"}));
+        assert_eq!(f["rawArgs"], json!({"build-arg:FOO": "bar"}));
         assert_eq!(
-            p["completeness"],
+            f["completeness"],
             json!({"parameters": true, "materials": false})
         );
-        assert_eq!(p["reproducible"], false);
-        let m0 = &p["materials"][0]["image"];
-        assert_eq!(m0["repo"], "127.0.0.1:5000/busybox");
-        assert_eq!(m0["tag"], "latest");
-        assert_eq!(m0["platform"], "linux/amd64");
+        assert_eq!(f["reproducible"], false);
+        // A local build has no config source; Buildx still writes the (empty) object.
+        assert_eq!(f["configSource"], json!({}));
         assert_eq!(
-            m0["checksum"],
-            "sha256:6ddbda65b8e28e7f79a4989349f86c18e35e5ea9ca2d1ff32fefab5b66088d7d"
+            p.materials[0].uri,
+            "pkg:docker/127.0.0.1:5000/busybox@latest?platform=linux%2Famd64"
+        );
+        assert_eq!(
+            p.materials[0].digest["sha256"],
+            "6ddbda65b8e28e7f79a4989349f86c18e35e5ea9ca2d1ff32fefab5b66088d7d"
         );
     }
 
@@ -333,9 +476,36 @@ mod tests {
             json!({"parameters": true, "environment": true, "materials": false})
         );
         assert_eq!(p["buildArgs"]["FOO"], "bar");
+        assert_eq!(p["configSource"], json!({}));
+        assert!(
+            p["materials"][0]["uri"]
+                .as_str()
+                .unwrap()
+                .starts_with("pkg:docker/")
+        );
+    }
+
+    #[test]
+    fn what_buildx_does_not_read_as_provenance_is_none() {
+        let v1 = |predicate: Value| {
+            parse(
+                &json!({"predicateType": "https://slsa.dev/provenance/v1", "predicate": predicate}),
+            )
+        };
+        // Neither a build type nor a builder: no provenance.
+        assert!(v1(json!({"runDetails": {"builder": {"id": ""}}})).is_none());
+        // A predicate Go's decoder refuses (args must be strings): no provenance.
+        let bad = json!({"buildDefinition": {"buildType": "x", "externalParameters": {"request": {"args": {"a": 1}}}}});
+        assert!(v1(bad).is_none());
+        // No metadata: no times, flags or completeness; no args: no buildArgs or rawArgs.
+        let p = v1(json!({"buildDefinition": {"buildType": "x"}})).unwrap();
         assert_eq!(
-            p["materials"][0]["image"]["fullRepo"],
-            "127.0.0.1:5000/busybox"
+            Value::Object(p.fields),
+            json!({"predicateType": "https://slsa.dev/provenance/v1", "buildType": "x", "configSource": {}})
+        );
+        assert!(
+            parse(&json!({"predicateType": "https://spdx.dev/Document", "predicate": {}}))
+                .is_none()
         );
     }
 
@@ -384,29 +554,5 @@ mod tests {
     #[test]
     fn no_attestation_manifest_means_no_provenance() {
         assert_eq!(from_chain(&gw::AttestationChain::default()).unwrap(), None);
-    }
-
-    #[test]
-    fn git_and_http_materials() {
-        let st = json!({"predicateType": "https://slsa.dev/provenance/v0.2", "predicate": {"materials": [
-            {"uri": "https://github.com/moby/buildkit.git#refs/tags/v0.26.1", "digest": {"sha1": "2450dcbab66bbd1074964147c326b560461663a0"}},
-            {"uri": "https://example.com/a.tar.gz", "digest": {"sha256": "ab"}},
-            {"uri": "pkg:docker/alpine@3.22?platform=linux%2Famd64", "digest": {"sha256": "cd"}}
-        ]}});
-        let m = &normalize(&st)["materials"];
-        assert_eq!(
-            m[0]["git"]["remote"],
-            "https://github.com/moby/buildkit.git"
-        );
-        assert_eq!(
-            m[0]["git"]["checksum"],
-            "2450dcbab66bbd1074964147c326b560461663a0"
-        );
-        assert_eq!(m[1]["http"]["checksum"], "sha256:ab");
-        assert_eq!(m[2]["image"]["repo"], "alpine");
-        assert_eq!(
-            m[2]["image"]["ref"],
-            "docker.io/library/alpine:3.22@sha256:cd"
-        );
     }
 }

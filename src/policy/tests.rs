@@ -863,23 +863,21 @@ fn decision_shapes_follow_buildx() {
 
 #[test]
 fn pin_image_only_pins_the_input_image() {
-    // found when the policy is compiled: the call does not depend on the input
-    let err = inline(
-        "p.rego",
-        "package docker\nallow if pin_image({\"repo\": \"x\"}, \"sha256:aa\")\ndecision := {\"allow\": allow}",
-    )
-    .err()
-    .unwrap()
-    .to_string();
-    assert!(err.contains("first argument must be input.image"), "{err}");
-    let mut p = inline(
-        "p.rego",
-        "package docker\nallow if { input.image; pin_image(object.union(input.image, {\"x\": 1}), \"sha256:aa\") }\ndecision := {\"allow\": allow}",
-    )
-    .unwrap();
-    let img = alpine();
-    let err = p.evaluate(&img).unwrap_err().to_string();
-    assert!(err.contains("first argument must be input.image"), "{err}");
+    // As in Buildx: another object is an error, so the call is undefined and nothing pinned.
+    for arg in ["{\"repo\": \"x\"}", "object.union(input.image, {\"x\": 1})"] {
+        let text = format!(
+            "package docker\ndefault allow := false\nallow if {{ input.image; pin_image({arg}, \"sha256:{}\") }}\ndecision := {{\"allow\": allow}}",
+            "a".repeat(64)
+        );
+        let mut p = inline("p.rego", &text).unwrap();
+        let d = p.evaluate(&alpine()).unwrap();
+        assert!(!d.allow && d.pin.is_none(), "{arg}");
+        assert!(
+            d.warnings[0].contains("first argument is not the same as input image"),
+            "{:?}",
+            d.warnings
+        );
+    }
 }
 
 #[test]
@@ -990,7 +988,7 @@ fn signature_summaries_are_in_the_input() {
         doc["git"]["tag"]["pgpSignature"],
         json!({"version": 4, "keyID": keyid})
     );
-    assert_eq!(doc["git"]["tag"]["message"], "pgp signed tag\n");
+    assert_eq!(doc["git"]["tag"]["message"], "pgp signed tag");
     let (doc, _) = signed_git("commit", "commit-ssh");
     let fp = String::from_utf8(sig_vector("ssh-signer.fingerprint"))
         .unwrap()
@@ -1013,21 +1011,29 @@ fn verify_git_signature_only_checks_the_sources_own_objects() {
         name: "sig.rego".into(),
         modules: vec![(
             "sig.rego".into(),
-            "package docker\nallow if { input.git; verify_git_signature({\"message\": \"x\"}, \"pgp-signer.asc\") }\ndecision := {\"allow\": allow}".into(),
+            "package docker\ndefault allow := false\nallow if { input.git; verify_git_signature({\"message\": \"x\"}, \"pgp-signer.asc\") }\ndecision := {\"allow\": allow}".into(),
         )],
         files,
     }])
     .unwrap();
-    let err = p.evaluate_with(&doc, &raw).unwrap_err().to_string();
+    // As in Buildx, another object, or a missing key file, is an error: the call is
+    // undefined and the error a warning.
+    let d = p.evaluate_with(&doc, &raw).unwrap();
+    assert!(!d.allow);
     assert!(
-        err.contains("must be input.git.commit or input.git.tag"),
-        "{err}"
+        d.warnings[0].contains("object is neither commit nor tag"),
+        "{:?}",
+        d.warnings
     );
-    let err = signature_policy("tag", "missing.asc")
+    let d = signature_policy("tag", "missing.asc")
         .evaluate_with(&doc, &raw)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("not among the files read"), "{err}");
+        .unwrap();
+    assert!(!d.allow);
+    assert!(
+        d.warnings[0].contains("not found beside the policy"),
+        "{:?}",
+        d.warnings
+    );
 }
 
 /// Example 22 with the real docker/github-builder bundle beside it: the download whose
@@ -1484,4 +1490,243 @@ fn no_policy_notice_names_what_was_looked_for() {
         )
     );
     assert_eq!(loaded(true).notice(), None);
+}
+
+/// A policy file beside which `files` lie.
+fn with_files(text: &str, files: &[(&str, &str)]) -> Result<PolicySet> {
+    PolicySet::compile(vec![PolicySource {
+        name: "Dockerfile.rego".into(),
+        modules: vec![("Dockerfile.rego".into(), text.into())],
+        files: files
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect(),
+    }])
+}
+
+/// Issue #11 (7): as in Buildx, which runs OPA without strict builtin errors, a builtin
+/// error makes its expression undefined and the evaluation goes on; each is a warning.
+#[test]
+fn a_builtin_error_is_undefined_and_a_warning() {
+    let text = "package docker\ndefault allow := false\nallow if input.local\nallow if to_number(input.image.tag) > 0\ndecision := {\"allow\": allow, \"deny_msg\": [\"not a number tag\"]}\n";
+    let mut p = inline("Dockerfile.rego", text).unwrap();
+    let d = p.evaluate(&alpine()).unwrap();
+    assert!(!d.allow);
+    assert_eq!(d.deny_msg, ["not a number tag"]);
+    assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+    assert!(
+        d.warnings[0].starts_with("Dockerfile.rego: Dockerfile.rego:4:"),
+        "{:?}",
+        d.warnings
+    );
+    // The same engine, used again, starts over: no warning without an error.
+    assert!(p.evaluate(&local("context")).unwrap().warnings.is_empty());
+    let tag1 = with_image_fields(alpine(), json!({"tag": "1"}));
+    assert!(p.evaluate(&tag1).unwrap().allow);
+
+    // `not` of an erring call holds, as in OPA; every erring builtin of the allow-list.
+    for expr in [
+        "1 / 0",
+        "to_number(\"x\")",
+        "regex.match(\"a(\", \"a\")",
+        "json.unmarshal(\"x\")",
+        "base64.decode(\"!!\")",
+        "hex.decode(\"zz\")",
+        "time.parse_rfc3339_ns(\"bad\")",
+        "units.parse_bytes(\"x\")",
+        "numbers.range(1.5, 3)",
+        "semver.compare(\"x\", \"1.0.0\")",
+        "urlquery.decode(\"%zz\")",
+    ] {
+        let text = format!(
+            "package docker\ndefault allow := false\nallow if not {expr}\ndecision := {{\"allow\": allow}}\n"
+        );
+        let mut p = inline("p.rego", &text).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        let d = p
+            .evaluate(&local("c"))
+            .unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert!(d.allow, "{expr}");
+        assert_eq!(d.warnings.len(), 1, "{expr}: {:?}", d.warnings);
+    }
+}
+
+/// Issue #11 (8): what OPA's compiler refuses in any rule, reached or not, is refused before
+/// any source is decided; two defaults no longer let the first win (one allowed everything).
+#[test]
+fn whole_policy_checks_cover_unreached_rules() {
+    for (body, want) in [
+        ("x := trace(\"x\")", "undefined function trace"),
+        ("x := http.send({})", "undefined function http.send"),
+        (
+            "x := net.cidr_contains(\"a\", \"b\")",
+            "undefined function net.cidr_contains",
+        ),
+        ("x := opa.runtime()", "undefined function opa.runtime"),
+        (
+            "x := no_such_function(1)",
+            "undefined function no_such_function",
+        ),
+        ("x := any([true])", "undefined function any"),
+        (
+            "x := data.docker.nope(1)",
+            "undefined function data.docker.nope",
+        ),
+        (
+            "never if {\n\tinput.nothing\n\tcount(5) > 1\n}",
+            "count: invalid argument(s)",
+        ),
+        ("x := concat(\",\", [1])", "concat: invalid argument(s)"),
+        ("x := \"a\" + 1", "plus: invalid argument(s)"),
+        ("x := split(\"a\", \",\", \"x\")", "split: arity mismatch"),
+        (
+            "f(a) := a\nx := f(1, 2)",
+            "function data.docker.f has arity 1, got 2 arguments",
+        ),
+        (
+            "default allow := false",
+            "multiple default rules data.docker.allow found",
+        ),
+        (
+            "allow contains 1",
+            "conflicting rules data.docker.allow found",
+        ),
+        (
+            "allow.sub := 1",
+            "rule data.docker.allow conflicts with rule data.docker.allow.sub",
+        ),
+        (
+            "x := y\ny := [x]",
+            "rego_recursion_error: rule data.docker.x is recursive: data.docker.x -> data.docker.y -> data.docker.x",
+        ),
+        (
+            "f(n) := f(n)",
+            "rego_recursion_error: rule data.docker.f is recursive",
+        ),
+    ] {
+        let text = format!(
+            "package docker\ndefault allow := true\n{body}\ndecision := {{\"allow\": allow}}\n"
+        );
+        let err = match inline("Dockerfile.rego", &text) {
+            Ok(_) => panic!("{body}: accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(want), "{body}: {err}");
+        assert!(
+            err.contains("Dockerfile.rego:"),
+            "names file and line: {err}"
+        );
+    }
+    // What is allowed stays allowed: builtins, Buildx's functions, imports, output arguments.
+    let ok = "package docker\nimport rego.v1\ndefault allow := false\nf(a) := upper(a)\nallow if {\n\tf(\"x\") == \"X\"\n\tsplit(\"a,b\", \",\", parts)\n\tcount(parts) == 2\n\tnot pin_image(input.image, \"sha256:x\")\n\tprint(\"a\", 1)\n\tx := $\"{1}\"\n}\ndecision := {\"allow\": allow}\n";
+    assert!(
+        inline("p.rego", ok).is_ok(),
+        "{:?}",
+        inline("p.rego", ok).err()
+    );
+    // Names a rule binds itself are its own, not references to rules of that name.
+    let own = "package docker\ndefault allow := false\nx := count_x(1)\ncount_x(x) := x + 1\nallow if {\n\tsome z in [1]\n\tz == count_x(0)\n}\ndeny_msg[msg] := true if {\n\tnot allow\n\tmsg := \"no\"\n}\ndecision := {\"allow\": allow, \"deny_msg\": deny_msg}\n";
+    assert!(
+        inline("p.rego", own).is_ok(),
+        "{:?}",
+        inline("p.rego", own).err()
+    );
+}
+
+/// Issue #11 (11): the allow-list's builtins regorus lacks, and template strings.
+#[test]
+fn missing_builtins_and_template_strings() {
+    let text = "package docker\ndefault allow := false\nallow if {\n\tarray.flatten([1, [2, [3]], []]) == [1, 2, [3]]\n\tstrings.render_template(\"{{.name}} is {{.n}}\", {\"name\": \"x\", \"n\": 2}) == \"x is 2\"\n\tregex.globs_match(\"a.*\", \"a.b\")\n\tnot regex.globs_match(\"[a-z]+\", \"[0-9]*\")\n}\ndecision := {\"allow\": allow}\n";
+    let mut p = inline("p.rego", text).unwrap();
+    let d = p.evaluate(&alpine()).unwrap();
+    assert!(d.allow && d.warnings.is_empty(), "{d:?}");
+    let text = "package docker\nmsg := $\"tag {input.image.tag} of {input.image.repo}, {input.nothing}\"\ndecision := {\"allow\": false, \"deny_msg\": [msg]}\n";
+    let mut p = inline("p.rego", text).unwrap();
+    let d = p.evaluate(&local("c")).unwrap();
+    assert_eq!(d.deny_msg, ["tag <undefined> of <undefined>, <undefined>"]);
+    let mut img = alpine();
+    img["image"]["tag"] = json!("3.20");
+    let d = p.evaluate(&img).unwrap();
+    assert!(
+        d.deny_msg[0].starts_with("tag 3.20 of "),
+        "{:?}",
+        d.deny_msg
+    );
+    assert!(d.deny_msg[0].ends_with(", <undefined>"), "{:?}", d.deny_msg);
+    // Line numbers after a template string are the file's.
+    let err = inline("p.rego", "package docker\nx := $`a\nb`\ny := 1 / \"a\"\n")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("p.rego:4"), "{err}");
+}
+
+/// Issue #11 (12): OPA's results where regorus gives others.
+#[test]
+fn builtins_give_opas_results() {
+    let text = "package docker\ndefault allow := false\nallow if {\n\tnot glob.match(\"a:*\", [\":\"], \"a:b:c\")\n\tglob.quote_meta(\"*.{a,b}?[x]\\\\\") == \"\\\\*.\\\\{a,b\\\\}\\\\?\\\\[x\\\\]\\\\\\\\\"\n\tsemver.is_valid(\"v1.2.3\")\n\tsemver.compare(\"v1.2.3\", \"1.2.3\") == 0\n\tupper(\"straße\") == \"STRAßE\"\n\tlower(\"ΣΑΣ\") == \"σασ\"\n\tsprintf(\"%-3d|%+d|%08.3f|%.1f\", [7, 3, 3.14159, 0.25]) == \"7  |+3|0003.142|0.2\"\n\tsprintf(\"%d %v %v\", [1.5, {1, 2}]) == \"%!d(float64=1.5) {1, 2} %!v(MISSING)\"\n\tjson.marshal(\"<&>\") == \"\\\"\\\\u003c\\\\u0026\\\\u003e\\\"\"\n}\ndecision := {\"allow\": allow}\n";
+    let mut p = inline("p.rego", text).unwrap();
+    let d = p.evaluate(&alpine()).unwrap();
+    assert!(d.allow && d.warnings.is_empty(), "{d:?}");
+}
+
+/// Buildx's functions follow OPA's rule too: an error is undefined (and a warning), except
+/// what the frontend cannot answer as Buildx would, which fails the evaluation.
+#[test]
+fn buildx_functions_err_as_in_buildx() {
+    let value = |expr: &str, files: &[(&str, &str)]| {
+        let text = format!(
+            "package docker\ndefault allow := false\nallow if input.local\nv := {expr}\ndefault deny_msg := []\ndeny_msg := [json.marshal(v)]\ndecision := {{\"allow\": allow, \"deny_msg\": deny_msg}}\n"
+        );
+        with_files(&text, files)?.evaluate(&alpine())
+    };
+    for expr in [
+        "load_json(\"nothere.json\")",
+        "load_json(\"bad.json\")",
+        "load_json(\"../Dockerfile\")",
+        "load_json(\"/etc/passwd\")",
+        "pin_image({\"repo\": \"x\"}, \"sha256:00\")",
+        "pin_image(input.image, \"sha256:zz\")",
+    ] {
+        let d = value(expr, &[("bad.json", "{\"a\": 1,")]).unwrap();
+        assert!(
+            d.deny_msg.is_empty(),
+            "{expr}: undefined, got {:?}",
+            d.deny_msg
+        );
+        assert_eq!(d.warnings.len(), 1, "{expr}: {:?}", d.warnings);
+    }
+    let d = value(
+        "load_json(\"n.json\")",
+        &[("n.json", "{\"big\": 12345678901234567890, \"f\": 1.1}")],
+    )
+    .unwrap();
+    assert_eq!(d.deny_msg, ["{\"big\":1.2345678901234567e+19,\"f\":1.1}"]);
+    // A path the policy computes was never read: what Buildx finds is unknown.
+    let err = value("load_json(sprintf(\"%s.json\", [\"data\"]))", &[]).unwrap_err();
+    assert!(err.to_string().contains("literal path"), "{err}");
+    let err = value("github_attestation(input.http, \"a/b\")", &[]);
+    assert!(
+        err.unwrap().deny_msg.is_empty(),
+        "no download: undefined, as in Buildx"
+    );
+}
+
+/// As Buildx marks the checksum unknown and evaluates again once it is fetched,
+/// `artifact_attestation` on a download the document has no checksum for asks BuildKit for
+/// it, then verifies against the answer.
+#[test]
+fn artifact_attestation_asks_for_a_missing_checksum() {
+    let text = "package docker\ndefault allow := false\nallow if artifact_attestation(input.http, \"bundle.json\")\ndecision := {\"allow\": allow}\n";
+    let mut p = with_files(text, &[("bundle.json", "{}")]).unwrap();
+    let mut doc = http_doc("https://example.test/f");
+    doc["http"].as_object_mut().unwrap().remove("checksum");
+    let d = p.evaluate(&doc).unwrap();
+    let req = d.wanted_checksum.expect("asks for the checksum");
+    assert_eq!((req.algo_name, req.suffix.len()), ("sha256", 0));
+    let raw = RawObjects {
+        http_checksums: vec![(req, digest('c'))],
+        ..Default::default()
+    };
+    let d = p.evaluate_with(&doc, &raw).unwrap();
+    assert!(!d.allow && d.wanted_checksum.is_none(), "{d:?}");
 }

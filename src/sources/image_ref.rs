@@ -53,8 +53,16 @@ impl ImageRef {
             ));
         }
         let parsed = grammar(s)?;
+        let name = format!("{}/{}", parsed.registry(), parsed.repository());
+        // The limit holds for the name as normalized (`docker.io/library/` included), or a
+        // normalized name would be refused when read again.
+        if name.len() > NAME_MAX {
+            return Err(format!(
+                "image reference {s:?}: normalized, the name is longer than {NAME_MAX} characters"
+            ));
+        }
         Ok(ImageRef {
-            name: format!("{}/{}", parsed.registry(), parsed.repository()),
+            name,
             tag: parsed.tag().map(str::to_string),
             digest: parsed.digest().map(str::to_string),
         })
@@ -338,6 +346,13 @@ mod tests {
         }
         assert!(ImageRef::normalize(&format!("a:{}", "t".repeat(128))).is_ok());
         assert!(ImageRef::normalize(&format!("h.io/{}", "a".repeat(250))).is_ok());
+        // Found by fuzzing: Docker Hub's prefix counts, or the normalized name would not
+        // normalize again.
+        let hub = format!("{}/b", "a".repeat(250));
+        assert!(ImageRef::parse(&hub).is_ok());
+        let e = ImageRef::normalize(&hub).unwrap_err();
+        assert!(e.contains("normalized, the name is longer than 255"), "{e}");
+        assert!(ImageRef::normalize(&format!("{}/b", "a".repeat(243))).is_ok());
         // As written, a 64-hex name is a name (BuildKit's identifiers never have one).
         assert!(ImageRef::parse(&hex).is_ok());
         assert!(ImageRef::parse("a//b").is_err());

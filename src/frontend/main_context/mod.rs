@@ -44,6 +44,8 @@ pub struct MainContext {
     entries: Vec<Entry>,
     /// A git context's identifier and the commit it was read at.
     git: Option<(String, String)>,
+    /// Whether the build context is a frontend input (read only if a policy reads it).
+    context_input: bool,
 }
 
 /// A source pinned before anything was read from it.
@@ -68,6 +70,7 @@ pub async fn open(bridge: &Bridge, opts: &Options) -> Result<MainContext> {
         forward: BTreeMap::new(),
         entries: Vec::new(),
         git: None,
+        context_input: false,
     };
     // dockerui reads the context from the option `contextkey` names, `context` by default.
     let key = opts
@@ -234,6 +237,7 @@ impl MainContext {
         if let Some(raw) = &context
             && let Some((def, _)) = pin_definition(bridge, raw, INPUT_CONTEXT).await?
         {
+            self.context_input = true;
             let reads = !opts.policies.is_empty()
                 || (opts.trusted_root.is_some() && opts.trusted_root_context.is_none());
             if reads {
@@ -309,7 +313,41 @@ impl MainContext {
             }
             out.push(record);
         }
+        let reads = match decider.policies.is_empty() {
+            true => Vec::new(),
+            false => self.local_reads(),
+        };
+        for (role, name, location) in reads {
+            let op = pb::SourceOp {
+                identifier: format!("local://{name}"),
+                attrs: BTreeMap::new(),
+            };
+            let res = resolve::resolve(decider.bridge, &op, None, decider.needs).await?;
+            let v = decider
+                .decide(&op, None, Some(location.to_string()), res, role)
+                .await?;
+            out.push(v.record);
+        }
         Ok(out)
+    }
+
+    /// The client's directories the Dockerfile frontend reads before there is a graph: the
+    /// Dockerfile's, then the build context's (its `.dockerignore`). BuildKit asks the
+    /// policy about both (Buildx decides `local://dockerfile` and `local://context` for
+    /// every build), whether or not the graph uses them.
+    fn local_reads(&self) -> Vec<(Role, String, &'static str)> {
+        let mut out: Vec<(Role, String, &'static str)> = Vec::new();
+        if let Place::Local(name) = &self.places.dockerfile {
+            out.push((Role::Dockerfile, name.clone(), "Dockerfile"));
+        }
+        // A context given as a frontend input is read from there, not from a local.
+        if let Place::Local(name) = &self.places.context
+            && !self.context_input
+            && !out.iter().any(|(_, n, _)| n == name)
+        {
+            out.push((Role::Context, name.clone(), "build context"));
+        }
+        out
     }
 
     /// The build graph's own source for a git context must use the commit the Dockerfile
