@@ -119,8 +119,9 @@ impl Policy {
         self.outcome(v, prints, Some(first_error))
     }
 
-    /// The engine that makes a builtin error undefined, made on first use.
-    fn lenient(&mut self) -> &mut Engine {
+    /// The engine that makes a builtin error undefined, made on first use. `policy test`
+    /// evaluates with it alone: Buildx's tester reports a failing test, not an error.
+    pub(super) fn lenient(&mut self) -> &mut Engine {
         self.lenient.get_or_insert_with(|| {
             let mut e = self.engine.clone();
             e.set_strict_builtin_errors(false);

@@ -366,7 +366,8 @@ fn run_one(set: &mut PolicySet, file: &str, t: &TestDef) -> Result<TestResult> {
         .policies
         .first_mut()
         .ok_or_else(|| test_error(file, "no policy compiled"))?;
-    let engine = &mut p.engine;
+    // OPA without strict builtin errors, as Buildx runs tests: a builtin error is undefined.
+    let engine = p.lenient();
     engine.set_input(RegoValue::new_object());
     let passed = engine
         .eval_rule(format!("{}.{}", t.package, t.name))
@@ -391,16 +392,16 @@ fn run_one(set: &mut PolicySet, file: &str, t: &TestDef) -> Result<TestResult> {
         st.input = input.clone().unwrap_or_else(|| serde_json::json!({}));
         st.pins.clear();
     }
-    p.engine.set_input(rego_input);
+    let engine = p.lenient();
+    engine.set_input(rego_input);
     // Buildx shows no decision when evaluating it fails; the test's own result stands.
-    let decision = p
-        .engine
+    let decision = engine
         .eval_rule(format!("{}.decision", t.package))
         .ok()
         .filter(|v| *v != RegoValue::Undefined)
         .and_then(|v| v.to_json_str().ok())
         .and_then(|s| serde_json::from_str::<Value>(&s).ok());
-    let _ = p.engine.take_prints();
+    let _ = engine.take_prints();
     let allow = decision
         .as_ref()
         .and_then(|d| d.get("allow"))
@@ -585,6 +586,38 @@ not_a_test if true
         assert_eq!(r.len(), 1);
         let e = run_tests(policy(), tests, Some("nothing")).unwrap_err();
         assert!(e.to_string().contains("no tests found"), "{e}");
+    }
+
+    #[test]
+    fn a_builtin_error_is_undefined_in_tests_and_decisions_as_in_buildx() {
+        let policy = PolicySource {
+            name: "Dockerfile.rego".into(),
+            modules: vec![(
+                "Dockerfile.rego".into(),
+                "package docker\n\ndefault allow := false\n\nallow if to_number(input.v) > 1\n\n\
+                 decision := {\"allow\": allow}\n"
+                    .into(),
+            )],
+            files: Default::default(),
+        };
+        let tests = "package docker\n\ntest_number if {\n  decision.allow with input as {\"v\": \"2\"}\n}\n\n\
+                     test_not_a_number if {\n  not decision.allow with input as {\"v\": \"x\"}\n}\n\n\
+                     test_error_is_undefined if {\n  not to_number(\"x\")\n}\n";
+        let r = run_tests(
+            policy,
+            vec![("Dockerfile_test.rego".into(), tests.into())],
+            None,
+        )
+        .unwrap();
+        let lines: Vec<String> = r.iter().map(TestResult::line).collect();
+        assert_eq!(
+            lines,
+            [
+                "test_error_is_undefined: PASS (allow=false)",
+                "test_not_a_number: PASS (allow=false)",
+                "test_number: PASS (allow=true)",
+            ]
+        );
     }
 
     #[test]
