@@ -9,6 +9,16 @@ use std::path::{Path, PathBuf};
 /// frontend decides its own image and Buildx never sees it.
 pub const FRONTEND: &str = "127.0.0.1:5000/verified-frontend";
 
+/// The `# syntax=` reference: `FRONTEND` at the tag `VF_DIFF_FRONTEND_TAG` names, so that a
+/// run can use a copy of the image that nobody else rebuilds while it runs (the rig's
+/// `latest` is rebuilt by every `frontend/build.sh`); `latest` when unset.
+pub fn frontend_ref() -> String {
+    match std::env::var("VF_DIFF_FRONTEND_TAG") {
+        Ok(tag) if !tag.is_empty() => format!("{FRONTEND}:{tag}"),
+        _ => FRONTEND.to_string(),
+    }
+}
+
 pub struct Kind {
     pub name: String,
     /// `image`, `git`, `http` or `local`: the input object the cases are about.

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use sha2::Digest;
 
-use super::corpus::{Case, FRONTEND, Kind};
+use super::corpus::{Case, Kind};
 use crate::common::Rig;
 
 /// One side's build: its context directory and what to pass to `buildx build`.
@@ -125,7 +125,7 @@ pub fn write(ph: &mut Placeholders, kind: &Kind, case: &Case, out: &Path) -> Wri
             &dir,
         );
         let dockerfile = if syntax {
-            format!("# syntax={FRONTEND}\n{dockerfile}")
+            format!("# syntax={}\n{dockerfile}", super::corpus::frontend_ref())
         } else {
             dockerfile
         };
