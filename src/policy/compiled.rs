@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use regorus::{Engine, Value};
 
 use super::extensions::{self, EvalState, RawObjects, Shared};
-use super::{BUILTINS, PolicySource, QUERY, check, opa, template};
+use super::{BUILTINS, PolicySource, QUERY, check, negation, opa, template};
 use crate::error::{Error, Result};
 use crate::model::PolicyDigest;
 
@@ -175,6 +175,7 @@ fn add_modules(engine: &mut Engine, src: &PolicySource) -> std::result::Result<(
         .map_err(|e| format!("builtin module: {e}"))?;
     for (i, (path, text)) in src.modules.iter().enumerate() {
         let text = template::desugar(text).map_err(|e| format!("{path}: {e}"))?;
+        let text = negation::rewrite(path, &text);
         let package = engine
             .add_policy(path.clone(), text)
             .map_err(|e| e.to_string())?;

@@ -1730,3 +1730,36 @@ fn artifact_attestation_asks_for_a_missing_checksum() {
     let d = p.evaluate_with(&doc, &raw).unwrap();
     assert!(!d.allow && d.wanted_checksum.is_none(), "{d:?}");
 }
+
+/// Each rule's outcome as OPA v1.19 (Buildx's evaluator) gives it on `{"s": "S"}`: a call
+/// in a negation whose argument is undefined makes the negation undefined (OPA moves the
+/// argument in front of it), a plain operand of `==` does not.
+#[test]
+fn negated_calls_with_undefined_arguments_decide_as_in_opa() {
+    let cases = [
+        (r#"not startswith(input.nothing, "x")"#, false),
+        (r#"not input.nothing == "x""#, true),
+        (r#"not contains(input.nothing, "x")"#, false),
+        ("not count(input.nothing)", false),
+        (r#"not upper(input.nothing) == "X""#, false),
+        ("not is_string(input.nothing)", false),
+        ("not f(input.nothing)", false),
+        ("not input.s == upper(input.nothing)", false),
+        ("not startswith(input.s, input.nothing)", false),
+        ("not input.nothing == input.s", true),
+        ("not input.nothing.x", true),
+        ("not [input.nothing] == [1]", false),
+        (r#"not {"a": input.nothing} == {}"#, false),
+        ("not input.nothing + 1 == 2", false),
+        ("not count([x | x := input.nothing]) == 1", true),
+        (r#"not startswith(input.s, "x")"#, true),
+    ];
+    for (body, opa) in cases {
+        let text = format!(
+            "package docker\n\nf(x) := true if x == 1\n\ndefault allow := false\n\n\
+             allow if {{\n  {body}\n}}\n\ndecision := {{\"allow\": allow}}\n"
+        );
+        let mut p = inline("Dockerfile.rego", &text).unwrap();
+        assert_eq!(allows(&mut p, &json!({"s": "S"})), opa, "{body}");
+    }
+}

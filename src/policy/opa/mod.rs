@@ -75,6 +75,7 @@ const BUILTINS: &[(&str, u8, Builtin)] = &[
     ("strings.render_template", 2, gotemplate::render),
     ("json.marshal", 1, json::marshal),
     (TEMPLATE_STRING, 1, value::template_string),
+    (super::negation::DEFINED, 1, value::defined),
 ];
 
 /// Names and arities this module defines, for the whole-policy check.

@@ -230,6 +230,11 @@ pub fn is_print(c: char) -> bool {
     !NOT_PRINT.iter().any(|(lo, hi)| (*lo..=*hi).contains(&u))
 }
 
+/// `negation::DEFINED`: 0 for any argument; regorus never calls it with an undefined one.
+pub fn defined(_args: &[Value]) -> anyhow::Result<Value> {
+    Ok(Value::from(0u64))
+}
+
 /// `internal.template_string`: the parts of `$"…"`, literal strings and the set of values
 /// each `{expr}` has; an undefined expression writes `<undefined>`, several values halt.
 pub fn template_string(args: &[Value]) -> anyhow::Result<Value> {
