@@ -22,4 +22,4 @@ curl -fsS -X PUT -H "Content-Type: $type" --data-binary "@$tmp/manifest" \
 log "buildx diff against $repo:diff ($(sha256sum <"$tmp/manifest" | cut -c1-19))"
 cd "$VF_ROOT"
 VF_DIFF_FRONTEND_TAG=diff VF_DIFF_LOCK=${VF_DIFF_LOCK:-} \
-  cargo test --locked --test buildx_diff "$@" -- --include-ignored
+  cargo test --locked --test buildx_diff "$@"

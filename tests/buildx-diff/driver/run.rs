@@ -36,7 +36,9 @@ impl<'a> Runner<'a> {
         let runner = Runner {
             rig,
             config,
-            lock: std::env::var_os("VF_DIFF_LOCK").map(PathBuf::from),
+            lock: std::env::var_os("VF_DIFF_LOCK")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             spent: Mutex::new((0.0, 0.0)),
         };
         let _held = runner.lock();
