@@ -44,4 +44,5 @@ rig_up() {
   bash "$VF_ROOT/scripts/fixtures.sh"
   bash "$VF_ROOT/frontend/build.sh"
   bash "$VF_ROOT/scripts/fixtures-release.sh"
+  bash "$VF_ROOT/scripts/fixtures-knob.sh"
 }

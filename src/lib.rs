@@ -7,6 +7,7 @@ pub mod error;
 pub mod frontend;
 pub mod gateway;
 pub mod graph;
+pub mod knob;
 pub mod log;
 pub mod model;
 pub mod policy;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use verified_frontend::knob;
 use verified_frontend::policy::load::{FsDir, read_policy};
 use verified_frontend::policy::{PolicySet, PolicySource, input, schema, tester};
 use verified_frontend::proto::pb;
@@ -24,6 +25,7 @@ enum PolicySub {
     Test(TestArgs),
     Eval(EvalArgs),
     Schema(SchemaArgs),
+    Builtin(BuiltinArgs),
 }
 
 /// Which policy a subcommand reads: `<FILENAME>.rego` in the working directory.
@@ -85,6 +87,19 @@ pub struct EvalArgs {
 #[command(about = "Print the JSON Schema of the policy input document")]
 pub struct SchemaArgs {}
 
+#[derive(Debug, Args)]
+#[command(
+    about = "Print the built-in policy of the `verified` option (the single knob)",
+    after_help = "To test it: `verified-frontend policy builtin > verified.rego`, write \
+settings.json (the settings, repositories by full name and each mapped to a list) and pins.json beside it if the tests need them, then \
+`verified-frontend policy test -f verified my_test.rego`. docs/knob.md explains the rules."
+)]
+pub struct BuiltinArgs {
+    /// Print its sha256 (as the attestations record it) instead of the text
+    #[arg(long)]
+    digest: bool,
+}
+
 /// Runs a `policy` subcommand; returns the exit code.
 pub fn run(cmd: &PolicyCommand) -> u8 {
     let outcome = match &cmd.command {
@@ -92,6 +107,13 @@ pub fn run(cmd: &PolicyCommand) -> u8 {
         PolicySub::Eval(a) => run_eval(a),
         PolicySub::Schema(_) => {
             print!("{}", schema::COMMITTED);
+            Ok(0)
+        }
+        PolicySub::Builtin(a) => {
+            match a.digest {
+                true => println!("sha256:{}", knob::digest()),
+                false => print!("{}", knob::POLICY),
+            }
             Ok(0)
         }
     };

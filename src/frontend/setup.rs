@@ -2,15 +2,17 @@
 //! resolved (a broken policy fails the build at once), what they need fetched, and the trust
 //! roots signatures are checked against.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::places::{self, Place, PlaceDir, Places};
 use crate::attest;
 use crate::error::{Error, Result};
 use crate::gateway::{Bridge, Options};
+use crate::knob;
 use crate::model::{Mode, Needs, TrustRootRecord};
 use crate::policy::needs::FetchModel;
-use crate::policy::{self, PolicySet};
+use crate::policy::{self, PolicySet, PolicySource};
 use crate::verify::image::ImageVerifier;
 use crate::verify::trust::SigstoreRoot;
 
@@ -38,8 +40,16 @@ pub async fn policies(bridge: &Bridge, opts: &Options, places: &Places) -> Resul
                 opts,
                 place,
             };
-            let loaded =
+            let mut loaded =
                 policy::load_all(&req, &dir(&places.dockerfile), &dir(&places.context)).await?;
+            // The knob's policy comes last: another policy that must allow, and the one the
+            // report names for a source every policy allowed.
+            if opts.verified.is_some() {
+                loaded
+                    .sources
+                    .push(builtin(bridge, opts, &places.dockerfile).await?);
+                loaded.found = true;
+            }
             loaded.require_strict(&req)?;
             if let Some(line) = loaded.notice() {
                 notice(bridge, &line).await?;
@@ -86,6 +96,52 @@ pub async fn policies(bridge: &Bridge, opts: &Options, places: &Places) -> Resul
         images,
         trust_root,
     })
+}
+
+/// The built-in policy of `verified=`, with what the Dockerfile pins itself and the settings
+/// file beside it (and the bundles that names), all read where the Dockerfile is.
+async fn builtin(bridge: &Bridge, opts: &Options, dockerfile: &Place) -> Result<PolicySource> {
+    let filename = opts
+        .all
+        .get("filename")
+        .filter(|f| !f.is_empty())
+        .map_or("Dockerfile", String::as_str);
+    let read = |path: String| async move {
+        let found = places::read_at_with_definition(bridge, opts, dockerfile, &path).await?;
+        Ok::<_, Error>(found.map(|(d, _)| d))
+    };
+    let mut text = read(filename.to_string()).await?;
+    if text.is_none() && filename.rsplit('/').next() == Some("Dockerfile") {
+        // As the Dockerfile frontend falls back to `dockerfile`.
+        let lower = format!(
+            "{}dockerfile",
+            filename.strip_suffix("Dockerfile").unwrap_or("")
+        );
+        text = read(lower).await?;
+    }
+    let text = text.unwrap_or_default();
+    let pins = knob::WrittenPins::scan(&String::from_utf8_lossy(&text));
+    let path = knob::settings_path(filename);
+    let shown = dockerfile.describe(&path);
+    let settings = match read(path.clone()).await? {
+        Some(data) => knob::Settings::parse(&shown, &data)?,
+        None => knob::Settings::default(),
+    };
+    let dir = filename.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut bundles = BTreeMap::new();
+    for b in settings.bundles() {
+        let at = if dir.is_empty() {
+            b.to_string()
+        } else {
+            format!("{dir}/{b}")
+        };
+        let data = read(at).await?.ok_or_else(|| Error::Policy {
+            file: shown.clone(),
+            message: format!("downloads: bundle {b} not found beside the Dockerfile"),
+        })?;
+        bundles.insert(b.to_string(), data);
+    }
+    knob::source(&pins, &settings, bundles)
 }
 
 /// A line in the client's progress as a step of its own (not a warning: a build without a

@@ -20,6 +20,8 @@ pub const OPT_POLICY_STRICT: &str = "policy-strict";
 pub const OPT_TRUSTED_ROOT: &str = "trusted-root";
 /// The named context `trusted-root` is read from, instead of the build context.
 pub const OPT_TRUSTED_ROOT_CONTEXT: &str = "trusted-root-context";
+/// The single knob: `enforce` or `warn` adds the built-in policy (`knob`); `off` does not.
+pub const OPT_VERIFIED: &str = "verified";
 
 /// `docker build` can pass only build args, so each option also has a build-arg form.
 fn build_arg_form(key: &str) -> String {
@@ -29,13 +31,14 @@ fn build_arg_form(key: &str) -> String {
     )
 }
 
-const OWN_OPTIONS: [&str; 6] = [
+const OWN_OPTIONS: [&str; 7] = [
     OPT_DOCKERFILE_FRONTEND,
     OPT_POLICY,
     OPT_POLICY_MODE,
     OPT_POLICY_STRICT,
     OPT_TRUSTED_ROOT,
     OPT_TRUSTED_ROOT_CONTEXT,
+    OPT_VERIFIED,
 ];
 
 /// Keys the Dockerfile frontend reads that this frontend also sets.
@@ -57,6 +60,8 @@ pub struct Options {
     pub trusted_root: Option<String>,
     /// `trusted-root-context`: the named context holding it instead.
     pub trusted_root_context: Option<String>,
+    /// `verified`: the built-in policy decides too, in this mode (the build's policy mode).
+    pub verified: Option<PolicyMode>,
 }
 
 impl Options {
@@ -77,6 +82,8 @@ impl Options {
             trusted_root(own(OPT_TRUSTED_ROOT), own(OPT_TRUSTED_ROOT_CONTEXT))?;
         let (policy_mode, policy_strict) =
             policy_mode(own(OPT_POLICY_MODE), own(OPT_POLICY_STRICT))?;
+        let (verified, policy_mode) =
+            verified(own(OPT_VERIFIED), own(OPT_POLICY_MODE), policy_mode)?;
         Ok(Options {
             all,
             dockerfile_frontend,
@@ -85,6 +92,7 @@ impl Options {
             policy_strict,
             trusted_root,
             trusted_root_context,
+            verified,
         })
     }
 
@@ -219,6 +227,37 @@ fn policy_mode(mode: Option<&str>, strict: Option<&str>) -> Result<(PolicyMode, 
         ));
     }
     Ok((policy_mode, policy_strict))
+}
+
+/// `verified=enforce|warn|off`. It sets the build's policy mode, so `policy-mode`, when
+/// given too, must say the same (one mode decides every policy of a build).
+fn verified(
+    value: Option<&str>,
+    mode_given: Option<&str>,
+    mode: PolicyMode,
+) -> Result<(Option<PolicyMode>, PolicyMode)> {
+    let knob = match value.map(str::trim) {
+        None | Some("off") => return Ok((None, mode)),
+        Some("enforce") => PolicyMode::Enforce,
+        Some("warn") => PolicyMode::Warn,
+        Some(other) => {
+            return Err(Error::option(
+                OPT_VERIFIED,
+                format!("{other:?} is not one of enforce, warn, off"),
+            ));
+        }
+    };
+    if mode_given.is_some() && mode != knob {
+        return Err(Error::option(
+            OPT_VERIFIED,
+            format!(
+                "verified={} sets the policy mode, but policy-mode={} says otherwise; give one of them",
+                knob.as_str(),
+                mode.as_str()
+            ),
+        ));
+    }
+    Ok((Some(knob), knob))
 }
 
 /// A boolean option, spelled as Go's `strconv.ParseBool` accepts it (what Buildx's
@@ -394,5 +433,52 @@ mod tests {
             Options::parse(env(&["policy-strict=false", "policy-mode=off"])).is_ok(),
             "false asks for nothing"
         );
+    }
+
+    #[test]
+    fn verified_turns_on_the_knob_and_sets_the_mode() {
+        for (opts, want) in [
+            (vec!["verified=enforce"], Some(PolicyMode::Enforce)),
+            (vec!["verified=warn"], Some(PolicyMode::Warn)),
+            (
+                vec!["build-arg:VERIFIED_FRONTEND_VERIFIED=warn"],
+                Some(PolicyMode::Warn),
+            ),
+            (
+                vec!["verified=warn", "policy-mode=warn"],
+                Some(PolicyMode::Warn),
+            ),
+            (vec!["verified=off", "policy-mode=report-only"], None),
+            (vec![], None),
+        ] {
+            let o = Options::parse(env(&opts)).unwrap();
+            assert_eq!(o.verified, want, "{opts:?}");
+            if let Some(m) = want {
+                assert_eq!(o.policy_mode, m, "{opts:?}");
+            }
+            assert!(
+                !o.forwarded()
+                    .keys()
+                    .any(|k| k.contains("VERIFIED_FRONTEND") || k == "verified"),
+                "consumed, not forwarded"
+            );
+        }
+        for (opts, want) in [
+            (vec!["verified=yes"], "not one of enforce, warn, off"),
+            (
+                vec!["verified=warn", "policy-mode=enforce"],
+                "policy-mode=enforce says otherwise",
+            ),
+            (
+                vec!["verified=enforce", "policy-mode=off"],
+                "policy-mode=off says otherwise",
+            ),
+        ] {
+            let e = Options::parse(env(&opts)).unwrap_err().to_string();
+            assert!(
+                e.starts_with("frontend option verified: ") && e.contains(want),
+                "{e}"
+            );
+        }
     }
 }

@@ -1,0 +1,389 @@
+//! The single knob (`verified=enforce|warn`) on the rig: the built-in policy decides every
+//! source of a real build through BuildKit, with scripts/fixtures-knob.sh's images signed as
+//! docker/github-builder signs a release of github.com/knob/app, the rig's git repository and
+//! download, and a user's Dockerfile.rego beside it.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Outcome, Rig, rig, serial};
+
+/// hello.git's annotated tag v1 (its own id: what a git checksum of the tag names).
+const HELLO_TAG: &str = "df9637aab6a8f575e6df37534b7b4ad6bbb9313d";
+const HELLO_SHA256: &str =
+    "sha256:9347bf9e5b6f42fa181ab19631e9011b836363d3a08b05a8faf318868be5882e";
+const BUILTIN: &str = "builtin:verified.rego";
+
+/// A build context with `dockerfile` and the rig's trust root beside it.
+fn case(rig: &Rig, dockerfile: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    std::fs::copy(rig.trusted_root(), dir.path().join("trusted_root.json")).unwrap();
+    dir
+}
+
+/// The frontend named by digest (the knob decides it too), the knob on in `mode` (none when
+/// empty: `extra` then turns it on, or not).
+fn knob_build(rig: &Rig, dir: &Path, mode: &str, extra: &[&str]) -> Outcome {
+    let frontend = format!(
+        "source={}/verified-frontend@{}",
+        rig.registry,
+        manifest_digest(rig, "verified-frontend", "latest")
+    );
+    let mut args: Vec<String> = vec![
+        "build".into(),
+        "--progress".into(),
+        "plain".into(),
+        "--frontend".into(),
+        "gateway.v0".into(),
+        "--opt".into(),
+        frontend,
+        "--local".into(),
+        format!("context={}", dir.display()),
+        "--local".into(),
+        format!("dockerfile={}", dir.display()),
+        "--opt".into(),
+        "trusted-root=trusted_root.json".into(),
+    ];
+    if !mode.is_empty() {
+        args.extend(["--opt".into(), format!("verified={mode}")]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    rig.run_logged("buildctl", &args, &[])
+}
+
+/// The digest the registry serves for repo:tag, an index or (the frontend image) a manifest.
+fn manifest_digest(rig: &Rig, repo: &str, tag: &str) -> String {
+    use sha2::Digest;
+    let accept = format!("{}, {}", common::OCI_INDEX, common::OCI_MANIFEST);
+    let body = rig.get(&format!("{repo}/manifests/{tag}"), &accept);
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)))
+}
+
+fn source<'a>(report: &'a serde_json::Value, needle: &str) -> &'a serde_json::Value {
+    report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["original"].as_str().unwrap_or("").contains(needle))
+        .unwrap_or_else(|| panic!("no source {needle} in {report}"))
+}
+
+#[test]
+fn a_release_signed_for_its_own_repository_and_tag_builds() {
+    let _serial = serial();
+    let rig = rig();
+    let dir = case(&rig, "FROM 127.0.0.1:5000/knob/app:v1.0.0\n");
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(out.ok, "{}", out.output);
+    let report = out.report();
+    assert_eq!(report["policies"], serde_json::json!([BUILTIN]), "{report}");
+    let app = source(&report, "knob/app:v1.0.0");
+    assert_eq!(app["decision"], "allow", "{app}");
+    assert_eq!(app["policy"], BUILTIN, "{app}");
+}
+
+#[test]
+fn other_tag_other_repository_unsigned_and_moved_are_denied_with_the_fix_line() {
+    let _serial = serial();
+    let rig = rig();
+    for (repo, tag, why) in [
+        (
+            "knob/app",
+            "v1.1.0",
+            "its verified signatures: https://github.com/knob/app@refs/tags/v1.0.0 (docker-github-builder)",
+        ),
+        (
+            "knob/other",
+            "v1.0.0",
+            "sign its release from github.com/knob/other at tag v1.0.0",
+        ),
+        ("knob/app", "v2.0.0", "it carries no verified signature"),
+        ("knob/app", "moved", "it carries no verified signature"),
+    ] {
+        let image = format!("127.0.0.1:5000/{repo}:{tag}");
+        let dir = case(&rig, &format!("FROM {image}\n"));
+        let out = knob_build(&rig, dir.path(), "enforce", &[]);
+        assert!(!out.ok, "{image}: {}", out.output);
+        let fix = format!(
+            "fix: FROM {image}@{} (name it by digest)",
+            rig.digest_of(repo, tag)
+        );
+        let err = &out.output;
+        assert!(err.contains(&fix), "{image}: want {fix}\n{err}");
+        assert!(err.contains(why), "{image}: want {why}\n{err}");
+        assert!(
+            err.contains(&format!("denied by policy {BUILTIN}")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn an_image_the_dockerfile_names_by_digest_builds_and_a_tag_alone_does_not() {
+    let _serial = serial();
+    let rig = rig();
+    let digest = rig.digest_of("busybox", "latest");
+    let dir = case(
+        &rig,
+        &format!("FROM 127.0.0.1:5000/busybox:latest@{digest}\n"),
+    );
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(out.ok, "{}", out.output);
+    let dir = case(&rig, "FROM 127.0.0.1:5000/busybox:latest\n");
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(!out.ok, "{}", out.output);
+    let want = format!("fix: FROM 127.0.0.1:5000/busybox:latest@{digest} (name it by digest)");
+    assert!(out.output.contains(&want), "{}", out.output);
+    assert!(
+        out.output
+            .contains("no GitHub repository maps to 127.0.0.1:5000/busybox"),
+        "{}",
+        out.output
+    );
+}
+
+fn sources_dockerfile(git_pin: bool, http_pin: bool) -> String {
+    let digest = rig().digest_of("busybox", "latest");
+    let git = if git_pin {
+        format!("--checksum={HELLO_TAG} ")
+    } else {
+        String::new()
+    };
+    let http = if http_pin {
+        format!("--checksum={HELLO_SHA256} ")
+    } else {
+        String::new()
+    };
+    format!(
+        "FROM 127.0.0.1:5000/busybox:latest@{digest}\n\
+         ADD {git}git://127.0.0.1:9418/hello.git#v1 /git\n\
+         ADD {http}http://127.0.0.1:8777/hello.txt /hello.txt\n"
+    )
+}
+
+#[test]
+fn git_and_http_build_only_when_the_dockerfile_pins_them() {
+    let _serial = serial();
+    let rig = rig();
+    let dir = case(&rig, &sources_dockerfile(true, true));
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(out.ok, "{}", out.output);
+    for (git, http, want) in [
+        (
+            false,
+            true,
+            format!("fix: ADD --checksum={HELLO_TAG} git://127.0.0.1:9418/hello.git#v1"),
+        ),
+        (
+            true,
+            false,
+            format!("fix: ADD --checksum={HELLO_SHA256} http://127.0.0.1:8777/hello.txt"),
+        ),
+    ] {
+        let dir = case(&rig, &sources_dockerfile(git, http));
+        let out = knob_build(&rig, dir.path(), "enforce", &[]);
+        assert!(!out.ok, "{}", out.output);
+        assert!(out.output.contains(&want), "want {want}\n{}", out.output);
+    }
+}
+
+#[test]
+fn warn_mode_lists_every_fix_of_the_dockerfile_in_one_build() {
+    let _serial = serial();
+    let rig = rig();
+    let dockerfile = "FROM 127.0.0.1:5000/knob/app:v2.0.0\n\
+                      ADD git://127.0.0.1:9418/hello.git#v1 /git\n\
+                      ADD http://127.0.0.1:8777/hello.txt /hello.txt\n";
+    let dir = case(&rig, dockerfile);
+    let out = knob_build(&rig, dir.path(), "warn", &[]);
+    assert!(out.ok, "warn mode builds: {}", out.output);
+    let fixes = [
+        format!(
+            "fix: FROM 127.0.0.1:5000/knob/app:v2.0.0@{}",
+            rig.digest_of("knob/app", "v2.0.0")
+        ),
+        format!("fix: ADD --checksum={HELLO_TAG} git://127.0.0.1:9418/hello.git#v1"),
+        format!("fix: ADD --checksum={HELLO_SHA256} http://127.0.0.1:8777/hello.txt"),
+    ];
+    let warnings: Vec<&str> = out
+        .frontend_log
+        .lines()
+        .filter(|l| l.starts_with("verified-frontend: warning: "))
+        .collect();
+    for fix in &fixes {
+        assert!(
+            warnings.iter().any(|w| w.contains(fix.as_str())),
+            "want {fix} among\n{}",
+            warnings.join("\n")
+        );
+    }
+    let report = out.report();
+    assert_eq!(source(&report, "hello.txt")["decision"], "deny");
+    assert_eq!(source(&report, "hello.txt")["policy"], BUILTIN);
+}
+
+#[test]
+fn the_knob_and_the_users_policy_must_both_allow() {
+    let _serial = serial();
+    let rig = rig();
+    // The user's policy denies downloads; the knob allows the pinned one.
+    let user = "package docker\n\ndefault allow := false\n\nallow if not input.http\n\n\
+                deny_msg contains \"no downloads here\" if input.http\n\n\
+                decision := {\"allow\": allow, \"deny_msg\": deny_msg}\n";
+    let dir = case(&rig, &sources_dockerfile(true, true));
+    std::fs::write(dir.path().join("Dockerfile.rego"), user).unwrap();
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(!out.ok, "{}", out.output);
+    assert!(
+        out.output
+            .contains("denied by policy Dockerfile.rego: no downloads here"),
+        "{}",
+        out.output
+    );
+    // The user's policy allows everything; the knob still denies the unpinned download.
+    let allow_all = "package docker\n\ndecision := {\"allow\": true}\n";
+    let dir = case(&rig, &sources_dockerfile(true, false));
+    std::fs::write(dir.path().join("Dockerfile.rego"), allow_all).unwrap();
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(!out.ok, "{}", out.output);
+    assert!(
+        out.output.contains(&format!(
+            "denied by policy {BUILTIN}: fix: ADD --checksum={HELLO_SHA256}"
+        )),
+        "{}",
+        out.output
+    );
+    // Both allow: the build runs, and the report names both, the knob last.
+    let dir = case(&rig, &sources_dockerfile(true, true));
+    std::fs::write(dir.path().join("Dockerfile.rego"), allow_all).unwrap();
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(out.ok, "{}", out.output);
+    assert_eq!(
+        out.report()["policies"],
+        serde_json::json!(["Dockerfile.rego", BUILTIN])
+    );
+}
+
+#[test]
+fn the_vsa_records_the_builtin_policy_by_its_digest() {
+    let _serial = serial();
+    let rig = rig();
+    let dir = case(&rig, &sources_dockerfile(true, true));
+    let out = knob_build(
+        &rig,
+        dir.path(),
+        "enforce",
+        &[
+            "--output",
+            "type=image,name=127.0.0.1:5000/knob/built:vsa,push=true,oci-mediatypes=true",
+        ],
+    );
+    assert!(out.ok, "{}", out.output);
+    let img = rig.image("knob/built", "vsa");
+    let vsas = rig.statements(&img, "https://slsa.dev/verification_summary/v1");
+    assert_eq!(vsas.len(), 1, "one platform, one summary");
+    let p = &vsas[0].1["predicate"];
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_verified-frontend"))
+        .args(["policy", "builtin"])
+        .output()
+        .expect("the CLI runs");
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(&text.stdout));
+    assert_eq!(p["policy"]["uri"], BUILTIN, "{p}");
+    assert_eq!(p["policy"]["digest"]["sha256"], sha.as_str(), "{p}");
+    assert_eq!(p["verificationResult"], "PASSED");
+}
+
+#[test]
+fn settings_beside_the_dockerfile_map_a_repository_and_bad_ones_fail_clearly() {
+    let _serial = serial();
+    let rig = rig();
+    // The release fixtures: 127.0.0.1:5000/verified-frontend:v0.1.0 is signed for
+    // github.com/verified-frontend/verified-frontend at v0.1.0, which no default maps to.
+    let dockerfile = "FROM 127.0.0.1:5000/verified-frontend:v0.1.0\n";
+    let dir = case(&rig, dockerfile);
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(!out.ok, "{}", out.output);
+    assert!(
+        out.output.contains("no GitHub repository maps to"),
+        "{}",
+        out.output
+    );
+    let settings = r#"{"repositories": {"127.0.0.1:5000/verified-frontend": "verified-frontend/verified-frontend"}}"#;
+    std::fs::write(dir.path().join("Dockerfile.verified.json"), settings).unwrap();
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(out.ok, "{}", out.output);
+    std::fs::write(
+        dir.path().join("Dockerfile.verified.json"),
+        r#"{"repositories": {"127.0.0.1:5000/verified-frontend": "verified-frontend"}}"#,
+    )
+    .unwrap();
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(!out.ok, "{}", out.output);
+    assert!(
+        out.output.contains("policy Dockerfile.verified.json: repositories: \"127.0.0.1:5000/verified-frontend\": \"verified-frontend\" is not a GitHub repository (owner/name)"),
+        "{}",
+        out.output
+    );
+}
+
+#[test]
+fn the_build_arg_form_turns_it_on_as_docker_build_passes_it() {
+    let _serial = serial();
+    let rig = rig();
+    let dir = case(&rig, "FROM 127.0.0.1:5000/knob/app:v2.0.0\n");
+    let out = knob_build(&rig, dir.path(), "", &[]);
+    assert!(out.ok, "without the knob nothing decides: {}", out.output);
+    let arg = ["--opt", "build-arg:VERIFIED_FRONTEND_VERIFIED=enforce"];
+    let out = knob_build(&rig, dir.path(), "", &arg);
+    assert!(!out.ok, "{}", out.output);
+    assert!(
+        out.output
+            .contains("fix: FROM 127.0.0.1:5000/knob/app:v2.0.0@"),
+        "{}",
+        out.output
+    );
+}
+
+#[test]
+fn the_frontend_image_follows_the_same_rules() {
+    let _serial = serial();
+    let rig = rig();
+    let digest = manifest_digest(&rig, "verified-frontend", "latest");
+    let body = format!(
+        "FROM 127.0.0.1:5000/busybox:latest@{}\n",
+        rig.digest_of("busybox", "latest")
+    );
+    let syntax_build = |syntax: &str| {
+        let dir = case(&rig, &format!("# syntax={syntax}\n{body}"));
+        let args: Vec<String> = [
+            "build",
+            "--progress",
+            "plain",
+            "--frontend",
+            "dockerfile.v0",
+            "--opt",
+            "build-arg:VERIFIED_FRONTEND_VERIFIED=enforce",
+            "--opt",
+            "build-arg:VERIFIED_FRONTEND_TRUSTED_ROOT=trusted_root.json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            "--local".to_string(),
+            format!("context={}", dir.path().display()),
+            "--local".to_string(),
+            format!("dockerfile={}", dir.path().display()),
+        ])
+        .collect();
+        rig.run_logged("buildctl", &args, &[])
+    };
+    let out = syntax_build(&format!("127.0.0.1:5000/verified-frontend@{digest}"));
+    assert!(out.ok, "{}", out.output);
+    let out = syntax_build("127.0.0.1:5000/verified-frontend:latest");
+    assert!(!out.ok, "{}", out.output);
+    let fix = format!("fix: FROM 127.0.0.1:5000/verified-frontend:latest@{digest}");
+    assert!(out.output.contains(&fix), "want {fix}\n{}", out.output);
+}
