@@ -6,8 +6,10 @@
 //!
 //! ```text
 //! verified-frontend verify [--policy FILE.rego] [--trusted-root trusted_root.json]
-//!                          [--platform os/arch[/variant]] IMAGE
+//!                          [--platform os/arch[/variant]] [--timeout 5m] IMAGE
 //! ```
+//! The whole run ends within `--timeout`; each registry response within its own bounds of
+//! size and pace (`registry`).
 //! Exit 0: every check passed; 1: a check failed; 2: bad input (arguments, files, an
 //! unreadable image or a malformed manifest).
 
@@ -19,12 +21,14 @@ mod layout;
 #[cfg(test)]
 mod layout_tests;
 mod limits;
+mod registry;
 mod rows;
 mod signatures;
 mod statements;
 pub mod store;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use checks::Checker;
 pub use decide::GivenPolicy;
@@ -41,6 +45,8 @@ pub struct VerifyArgs {
     pub trusted_root: Option<PathBuf>,
     pub platform: Option<String>,
     pub image: String,
+    /// The whole run, reads, checks and policy included, ends within this.
+    pub timeout: Duration,
 }
 
 /// Runs the check: the table on stdout, a summary or error on stderr; the exit code.
@@ -55,7 +61,19 @@ pub fn main(args: &VerifyArgs) -> u8 {
             return 2;
         }
     };
-    match rt.block_on(run(args)) {
+    let outcome = rt.block_on(async {
+        tokio::time::timeout(args.timeout, run(args))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "did not finish within {:?} (--timeout, the bound on the whole verify)",
+                    args.timeout
+                ))
+            })
+    });
+    // A credential helper that hangs must not keep the process after the deadline.
+    rt.shutdown_background();
+    match outcome {
         Ok(rows) => {
             print!("{}", table(&rows));
             let failed = rows.iter().filter(|r| !r.ok).count();

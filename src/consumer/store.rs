@@ -1,20 +1,21 @@
-//! Where the image is read from: a registry (OCI distribution API, anonymous or
-//! token-challenge auth, plain HTTP only for loopback hosts) or an OCI image layout directory.
+//! Where the image is read from: a registry (OCI distribution API, anonymous or with Docker's
+//! credentials, plain HTTP only for loopback hosts) or an OCI image layout directory.
 //! Every manifest and blob read is checked against its digest here, whatever the source says.
 //!
-//! What it reads is bounded (`limits`); oci-client reads a manifest response whole, so from a
-//! registry a manifest is refused before the request when its descriptor says it is too large, and after it when it is.
+//! What it reads is bounded (`limits`): from a registry each response is cut at its bound
+//! while it is read (`registry`), so nothing past a bound is ever held in memory.
 
 use std::path::PathBuf;
 
-use oci_spec::image::{Descriptor, MediaType};
+use oci_spec::image::{Descriptor, ImageIndex};
 
 use super::document::{
-    ImageRoot, MANIFEST_TYPES, MAX_BLOB, Read, ReadError, RootDocument, check_digest, sha256_digest,
+    ImageRoot, MAX_BLOB, Read, ReadError, RootDocument, check_digest, parse, sha256_digest,
 };
 use super::layout;
 use super::limits::Budget;
 pub use super::limits::{Limits, MAX_ENTRIES, MAX_MANIFEST, MAX_REFERRERS, MAX_TOTAL};
+use super::registry::{Cap, PACE, Pace, Registry};
 use crate::sources::image_ref::validate_digest;
 
 /// The image as the user named it.
@@ -75,7 +76,7 @@ pub struct Store {
 
 enum From {
     Registry {
-        client: Box<oci_client::Client>,
+        registry: Box<Registry>,
         reference: oci_client::Reference,
     },
     Layout {
@@ -85,66 +86,15 @@ enum From {
     },
 }
 
-fn is_loopback(registry: &str) -> bool {
-    let host = match registry.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => registry.split(':').next().unwrap_or_default(),
-    };
-    host == "localhost"
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// An error with its causes (reqwest's own message omits why a request failed).
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cause = c.source();
-    }
-    s
-}
-
-fn oci_err(what: &str, e: oci_client::errors::OciDistributionError) -> ReadError {
-    use oci_client::errors::OciDistributionError as E;
-    let m = with_causes(&e);
-    match e {
-        E::DigestError(_) => ReadError::Integrity(format!("{what}: {m}")),
-        E::ManifestParsingError(_) | E::VersionedParsingError(_) => {
-            ReadError::Malformed(format!("{what}: {m}"))
-        }
-        _ => ReadError::Unreadable(format!("{what}: {m}")),
-    }
-}
-
 impl From {
-    fn open(spec: &ImageSpec) -> Read<From> {
+    fn open(spec: &ImageSpec, pace: Pace) -> Read<From> {
         match spec {
             ImageSpec::Registry(r) => {
                 let reference: oci_client::Reference = r
                     .parse()
                     .map_err(|e| ReadError::Unreadable(format!("{r}: {e}")))?;
-                let mut insecure = Vec::new();
-                if is_loopback(reference.registry()) {
-                    insecure.push(reference.registry().to_string());
-                }
-                let config = oci_client::client::ClientConfig {
-                    protocol: oci_client::client::ClientProtocol::HttpsExcept(insecure),
-                    connect_timeout: Some(std::time::Duration::from_secs(10)),
-                    read_timeout: Some(std::time::Duration::from_secs(60)),
-                    ..Default::default()
-                };
-                let client = oci_client::Client::try_from(config)
-                    .map_err(|e| ReadError::Unreadable(format!("HTTP client: {e}")))?;
                 Ok(From::Registry {
-                    client: Box::new(client),
+                    registry: Box::new(Registry::new(&reference, pace)?),
                     reference,
                 })
             }
@@ -165,9 +115,10 @@ impl From {
 }
 
 impl Store {
+    /// The store `spec` names; a registry's responses are read at no less than `PACE`.
     pub fn open(spec: &ImageSpec) -> Read<Store> {
         Ok(Store {
-            from: From::open(spec)?,
+            from: From::open(spec, PACE)?,
             budget: Budget::new(Limits::default()),
         })
     }
@@ -187,9 +138,13 @@ impl Store {
     /// names, if any).
     pub async fn root(&self, spec: &ImageSpec) -> Read<ImageRoot> {
         let root = match (&self.from, spec) {
-            (From::Registry { client, reference }, _) => {
-                registry_root(client, reference, &self.budget).await?
-            }
+            (
+                From::Registry {
+                    registry,
+                    reference,
+                },
+                _,
+            ) => registry_root(registry, reference, &self.budget).await?,
             (From::Layout { dir, .. }, ImageSpec::Layout { tag, digest, .. }) => {
                 layout::root(dir, tag.as_deref(), digest.as_deref(), &self.budget)?
             }
@@ -231,22 +186,19 @@ impl Store {
                 "{what} {digest} is larger than {MAX_BLOB} bytes"
             )));
         }
-        // What the descriptor says is what is counted and may be read: a blob is refused as
-        // soon as more arrives, a manifest (read whole by oci-client) once it has.
-        self.budget.charge(&format!("{what} {digest}"), size)?;
+        // What the descriptor says is what is counted and may be read: more is refused as
+        // soon as it arrives.
+        let at = format!("{what} {digest}");
+        self.budget.charge(&at, size)?;
         let data = match &self.from {
-            From::Registry { client, reference } => {
-                let at = reference.clone_with_digest(digest.to_string());
+            From::Registry { registry, .. } => {
+                let cap = Cap::Descriptor(size);
                 if is_manifest {
-                    let auth = oci_client::secrets::RegistryAuth::Anonymous;
-                    client
-                        .pull_manifest_raw(&at, &auth, &MANIFEST_TYPES)
-                        .await
-                        .map_err(|e| oci_err(&format!("{what} {digest}"), e))?
-                        .0
-                        .to_vec()
+                    registry.manifest(&at, digest, cap).await?.ok_or_else(|| {
+                        ReadError::Unreadable(format!("{at}: not in the registry"))
+                    })?
                 } else {
-                    pull_blob(client, &at, digest, what, size).await?
+                    registry.blob(what, digest, cap).await?
                 }
             }
             From::Layout { dir, .. } => {
@@ -270,17 +222,16 @@ impl Store {
     pub async fn referrers(&self, subject: &str) -> Read<Vec<Descriptor>> {
         let what = format!("referrers of {subject}");
         let found = match &self.from {
-            From::Registry { client, reference } => {
-                let at = reference.clone_with_digest(subject.to_string());
-                let index = client
-                    .pull_referrers(&at, None)
-                    .await
-                    .map_err(|e| oci_err(&what, e))?;
-                index
-                    .manifests
-                    .into_iter()
-                    .map(|m| descriptor(&what, &m.media_type, &m.digest, m.size))
-                    .collect::<Read<Vec<_>>>()?
+            From::Registry { registry, .. } => {
+                let cap = Cap::Manifest(self.budget.limits.manifest);
+                match registry.referrers(&what, subject, cap).await? {
+                    None => Vec::new(),
+                    Some(data) => {
+                        self.budget.charge(&what, data.len() as u64)?;
+                        let index: ImageIndex = parse(&what, subject, &data, "an image index")?;
+                        index.manifests().clone()
+                    }
+                }
             }
             From::Layout { dir, scanned } => {
                 layout::referrers(dir, subject, scanned, &self.budget)?
@@ -293,22 +244,21 @@ impl Store {
 
 /// The root a registry reference names: its manifest or index, as large as a manifest may be.
 async fn registry_root(
-    client: &oci_client::Client,
+    registry: &Registry,
     reference: &oci_client::Reference,
     budget: &Budget,
 ) -> Read<ImageRoot> {
-    let auth = oci_client::secrets::RegistryAuth::Anonymous;
-    let (data, _) = client
-        .pull_manifest_raw(reference, &auth, &MANIFEST_TYPES)
-        .await
-        .map_err(|e| oci_err("cannot read the manifest", e))?;
-    let data = data.to_vec();
+    let whole = reference.whole();
+    let what = format!("the manifest of {whole}");
+    let by = reference.digest().or(reference.tag()).unwrap_or("latest");
+    let data = registry
+        .manifest(&what, by, Cap::Manifest(budget.limits.manifest))
+        .await?
+        .ok_or_else(|| ReadError::Unreadable(format!("{whole}: not in the registry")))?;
     let digest = sha256_digest(&data);
-    let what = format!("the manifest of {}", reference.whole());
-    budget.manifest_size(&what, data.len() as u64)?;
     budget.charge(&what, data.len() as u64)?;
     if let Some(want) = reference.digest() {
-        check_digest(&reference.whole(), want, &data)?;
+        check_digest(&whole, want, &data)?;
     }
     let document = RootDocument::parse("manifest", &digest, &data)?;
     Ok(ImageRoot {
@@ -322,41 +272,6 @@ async fn registry_root(
         )),
         tag: reference.tag().map(str::to_string),
     })
-}
-
-/// A descriptor oci-client read, as the OCI type (its digest validated).
-fn descriptor(what: &str, media_type: &str, digest: &str, size: i64) -> Read<Descriptor> {
-    let d = oci_spec::image::Digest::try_from(digest)
-        .map_err(|e| ReadError::Malformed(format!("{what}: digest {digest:?}: {e}")))?;
-    let size = u64::try_from(size)
-        .map_err(|_| ReadError::Malformed(format!("{what}: {digest} has size {size}")))?;
-    Ok(Descriptor::new(MediaType::from(media_type), size, d))
-}
-
-/// A blob's bytes, no more than its descriptor's `size`.
-async fn pull_blob(
-    client: &oci_client::Client,
-    at: &oci_client::Reference,
-    digest: &str,
-    what: &str,
-    size: u64,
-) -> Read<Vec<u8>> {
-    use futures::StreamExt;
-    let mut stream = client
-        .pull_blob_stream(at, digest)
-        .await
-        .map_err(|e| oci_err(&format!("{what} {digest}"), e))?;
-    let mut data = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ReadError::Unreadable(format!("{what} {digest}: {e}")))?;
-        if (data.len() + chunk.len()) as u64 > size {
-            return Err(ReadError::Integrity(format!(
-                "{what} {digest} is larger than the {size} bytes its descriptor says"
-            )));
-        }
-        data.extend_from_slice(&chunk);
-    }
-    Ok(data)
 }
 
 #[cfg(test)]
@@ -397,26 +312,5 @@ mod tests {
         assert!(ImageSpec::parse("oci-layout://").is_err());
         assert!(ImageSpec::parse("oci-layout://x@sha256:12").is_err());
         assert!(ImageSpec::parse("docker-image://x").is_err());
-    }
-
-    #[test]
-    fn loopback_hosts_get_plain_http() {
-        for h in [
-            "127.0.0.1:5000",
-            "localhost",
-            "localhost:5000",
-            "[::1]:5000",
-            "127.1.2.3",
-        ] {
-            assert!(is_loopback(h), "{h}");
-        }
-        for h in [
-            "docker.io",
-            "ghcr.io",
-            "10.0.0.1:5000",
-            "localhost.example.com",
-        ] {
-            assert!(!is_loopback(h), "{h}");
-        }
     }
 }

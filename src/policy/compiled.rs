@@ -58,6 +58,7 @@ impl Policy {
             message,
         };
         let mut engine = Engine::new();
+        super::limits::bound(&mut engine, super::limits::EVAL_TIME);
         engine.set_strict_builtin_errors(true);
         engine.set_gather_prints(true);
         add_modules(&mut engine, &src).map_err(err)?;
@@ -108,14 +109,19 @@ impl Policy {
         let prints = self.engine.take_prints().unwrap_or_default();
         let first_error = match strict {
             Ok(v) => return self.outcome(v, prints, None),
-            Err(e) => one_line(&e.to_string()),
+            // Past a bound the lenient pass would only spend it again.
+            Err(e) => match super::limits::exceeded(&e) {
+                Some(bound) => return Err(self.error(bound)),
+                None => one_line(&e.to_string()),
+            },
         };
         self.reset(input, raw)?;
         let lenient = self.lenient();
         lenient.set_input(value);
         let result = lenient.eval_rule(QUERY.into());
         let prints = lenient.take_prints().unwrap_or_default();
-        let v = result.map_err(|e| self.error(e.to_string()))?;
+        let v =
+            result.map_err(|e| self.error(super::limits::exceeded(&e).unwrap_or(e.to_string())))?;
         self.outcome(v, prints, Some(first_error))
     }
 

@@ -12,6 +12,7 @@ mod compiled;
 mod extensions;
 pub mod gitobj;
 mod image_names;
+mod limits;
 mod negation;
 pub mod input;
 pub mod load;

@@ -15,13 +15,19 @@ pub struct Probe {
     cache: HashMap<(String, Vec<String>), Option<bool>>,
 }
 
+/// The time one probed statement may take: a statement of a build policy takes microseconds.
+const PROBE_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Probe {
     /// `None` when the modules do not load without the frontend's extensions (then no
     /// statement is known to hold, and no body is known to be kept).
     pub fn new(modules: &[(String, String)]) -> Option<Probe> {
         let mut base = Engine::new();
-        // A statement that errs cannot be said to fail: it is unsure.
+        // A statement that errs cannot be said to fail: it is unsure. So is one that runs
+        // past its bound (a policy's loop must not hold the build before any fetch); the
+        // decision itself then meets the full bound and refuses the source.
         base.set_strict_builtin_errors(true);
+        crate::policy::limits::bound(&mut base, PROBE_TIME);
         for (path, text) in modules {
             base.add_policy(path.clone(), text.clone()).ok()?;
         }
