@@ -36,6 +36,9 @@
 #                    http server drops connections at 100 concurrent fetches)
 #   BENCH_BREAKDOWN_N  the size whose per-call breakdown is printed (default 100, else the
 #                    largest measured)
+#   BENCH_BASELINE_IMAGE  another verified-frontend image (e.g. the one before a change,
+#                    by digest) measured as a sixth column in the same interleaved rounds,
+#                    with its ratios and verified/baseline
 #
 # Measures the verified-frontend image the registry has now (pinned by digest for the whole
 # run; BENCH_VERIFIED_IMAGE=<ref> names another, BENCH_STOCK_IMAGE the stock one): run
@@ -71,6 +74,7 @@ digest_of() { # repo tag
 
 export BENCH_STOCK_IMAGE=${BENCH_STOCK_IMAGE:-$VF_REGISTRY/dockerfile@$(digest_of dockerfile local)}
 export BENCH_VERIFIED_IMAGE=${BENCH_VERIFIED_IMAGE:-$VF_REGISTRY/verified-frontend@$(digest_of verified-frontend latest)}
+export BENCH_BASELINE_IMAGE=${BENCH_BASELINE_IMAGE:-}
 
 # A remote-driver builder in the bench's own Buildx configuration: nothing global changes.
 BUILDX_CONFIG=$BENCH_BUILDX_CONFIG buildx inspect vf-perf >/dev/null 2>&1 ||

@@ -320,10 +320,20 @@ fn a_policy_denial_fails_the_build_with_the_policys_message_on_both_image_stores
         let args = ["--build-arg", "VERIFIED_FRONTEND_POLICY=policy.rego"];
         let out = build(&rig, store, dir.path(), &args);
         assert!(!out.ok, "{}:\n{}", store.tag(), out.output);
+        // The denial first, on a line of its own; what the policy saw after it.
+        let head = format!(
+            "failed to solve: source docker-image://127.0.0.1:5000/tools:1@{tools} (Dockerfile:3) denied by policy policy.rego: {msg}\n"
+        );
+        assert!(
+            out.output.contains(&head),
+            "{}:\n{}",
+            store.tag(),
+            out.output
+        );
         let line = error(&out);
         assert!(
             line.starts_with(&format!(
-                "source docker-image://127.0.0.1:5000/tools:1@{tools} (Dockerfile:3) denied by policy policy.rego: {msg}; facts: {{"
+                "what the policy saw of docker-image://127.0.0.1:5000/tools:1@{tools}: facts: {{"
             )),
             "{}: {line}",
             store.tag()
@@ -367,12 +377,21 @@ fn signed_images_verify_on_the_containerd_store() {
     for (tag, why) in [("tampered", "does not verify"), ("unsigned", "")] {
         let out = signed_build(&rig, Store::Containerd, tag);
         assert!(!out.ok, "{tag} built:\n{}", out.output);
-        let line = error(&out);
+        // The denial's line says what and why; the one after it what was not accepted.
+        let head = out
+            .output
+            .lines()
+            .find(|l| l.contains("failed to solve: source "))
+            .unwrap_or_else(|| panic!("{tag}: no denial in\n{}", out.output));
         assert!(
-            line.contains(&format!("127.0.0.1:5000/signed:{tag}@sha256:"))
-                && line.contains("is not a signed release of example/app v1")
-                && line.contains(why),
-            "{tag}: {line}"
+            head.contains(&format!("127.0.0.1:5000/signed:{tag}@sha256:"))
+                && head.ends_with("is not a signed release of example/app v1"),
+            "{tag}: {head}"
+        );
+        let detail = error(&out);
+        assert!(
+            detail.starts_with("what the policy saw of ") && detail.contains(why),
+            "{tag}: {detail}"
         );
     }
 }
@@ -476,7 +495,7 @@ fn attestations_are_attached_on_the_containerd_store_and_verify_reads_them_back(
 }
 
 #[test]
-fn the_classic_store_drops_the_frontends_attestations_from_the_pushed_image() {
+fn the_classic_store_drops_the_frontends_attestations_and_the_build_says_so() {
     let _s = serial();
     let rig = rig();
     let dir = tempfile::tempdir().unwrap();
@@ -491,6 +510,10 @@ fn the_classic_store_drops_the_frontends_attestations_from_the_pushed_image() {
     let image = format!("{}/docker29/attested:classic", rig.registry);
     let out = build(&rig, Store::Classic, dir.path(), &["--push", "-t", &image]);
     assert!(out.ok, "{}", out.output);
+    // ... and the build says so, once: the one warning of a build whose sources all passed.
+    let dropped = "[verified-frontend] this Docker Engine uses the classic image store, whose exporter drops attestations: the image gets no verification summary (VSA)";
+    assert_eq!(out.output.matches(dropped).count(), 1, "{}", out.output);
+    assert!(out.output.contains("1 warning found"), "{}", out.output);
     // The frontend decided and returned its attestations ...
     let report = out.report();
     let decided = sources(&report);
@@ -572,4 +595,47 @@ fn an_oci_layout_context_builds_on_the_containerd_store_and_the_classic_store_ha
         "{}",
         error(&out)
     );
+}
+
+#[test]
+fn a_passing_verified_build_shows_one_step_and_no_warning_on_both_image_stores() {
+    let _s = serial();
+    let rig = rig();
+    for store in STORES {
+        let out = build(&rig, store, &rig.example("verified"), &[]);
+        assert!(out.ok, "{}:\n{}", store.tag(), out.output);
+        let trouble: Vec<&str> = out
+            .output
+            .lines()
+            .filter(|l| {
+                let step = l.split_once(' ').map_or("", |(_, rest)| rest);
+                step.starts_with("ERROR") || step.starts_with("WARN") || l.contains("warning")
+            })
+            .collect();
+        // The classic store's one warning is about the image, not the sources.
+        let expected: Vec<&str> = match store {
+            Store::Classic => trouble
+                .iter()
+                .copied()
+                .filter(|l| l.contains("classic image store") || l.contains("1 warning found"))
+                .collect(),
+            Store::Containerd => vec![],
+        };
+        assert_eq!(trouble, expected, "{}:\n{}", store.tag(), out.output);
+        let n = out.report()["sources"].as_array().unwrap().len();
+        let head = format!("[verified-frontend] verified {n} sources against Dockerfile.rego");
+        assert!(
+            out.output.contains(&head),
+            "{}:\n{}",
+            store.tag(),
+            out.output
+        );
+        assert!(
+            out.output
+                .contains("[verified-frontend]   allow http://127.0.0.1:8777/hello.txt (Dockerfile:6) -> sha256:"),
+            "{}:\n{}",
+            store.tag(),
+            out.output
+        );
+    }
 }

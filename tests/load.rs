@@ -99,7 +99,7 @@ fn twenty_builds_at_once_end_right_and_leave_nothing_behind() {
                         pass,
                         out.ok,
                         t.elapsed(),
-                        format!("{example}: {}", out.last_line()),
+                        format!("{example}: {}", out.error()),
                     )
                 })
             })

@@ -46,13 +46,19 @@ fn the_quick_start_allows_denies_and_verifies() {
         None,
     );
     assert!(!denied.ok, "{}", denied.output);
-    let error = denied.error();
+    // The denial is the error's first line, and says what and why without the facts.
+    let error = denied
+        .output
+        .lines()
+        .find_map(|l| l.strip_prefix("error: failed to solve: "))
+        .unwrap_or_else(|| panic!("no error in\n{}", denied.output));
     assert!(
-        error.contains("denied by policy Dockerfile.rego")
-            && error.contains("127.0.0.1:5000/tools:1")
-            && error.contains("is not a reviewed base image"),
+        error.starts_with("source docker-image://127.0.0.1:5000/tools:1@sha256:")
+            && error.contains("(unreviewed.Dockerfile:4) denied by policy Dockerfile.rego: ")
+            && error.ends_with("is not a reviewed base image (allowed: 127.0.0.1:5000/busybox)"),
         "{error}"
     );
+    assert!(denied.last_line().contains("facts: {"), "{}", denied.output);
 
     let image = format!("{}/examples/verified:test", rig.registry);
     let policy = dir.join("Dockerfile.rego");

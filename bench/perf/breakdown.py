@@ -5,7 +5,8 @@ with one in flight) and the calls per source, each the median over the cell's ru
 import re
 import statistics
 
-CALL_FIELDS = ("count", "total_ms", "median_ms", "max_ms", "busy_ms")
+# `reused`: requests the frontend answered from an earlier call of the build.
+CALL_FIELDS = ("count", "total_ms", "median_ms", "max_ms", "busy_ms", "reused")
 # A pinned `name:tag@sha256:…` is resolved apart from `name:tag`; both are the one source.
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}")
 
@@ -65,7 +66,7 @@ def summarize(reports):
     for name in names:
         per_run = [r["calls"]["kinds"].get(name, {}) for r in runs]
         kinds[name] = {f: median(p.get(f, 0) for p in per_run) for f in CALL_FIELDS}
-    per_source = [source_stats(r["calls"]["sources"]) for r in runs]
+    per_source = [source_stats(r["calls"].get("sources", {})) for r in runs]
     return {
         "runs": len(runs),
         "stages": stages,

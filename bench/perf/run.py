@@ -23,6 +23,8 @@ COLUMNS = [
     ("buildx-gateway", "Buildx policy, gateway image"),
     ("verified", "verified-frontend"),
 ]
+# The column of BENCH_BASELINE_IMAGE, when given.
+BASELINE = "verified-baseline"
 BUILDER = "vf-perf"
 REPORT = "verified-frontend: report "
 # Written at Return: the calls of the whole run (the report comes before the attestations).
@@ -44,12 +46,19 @@ class Config:
         self.buildx_config = env["BENCH_BUILDX_CONFIG"]
         self.stock = env["BENCH_STOCK_IMAGE"]
         self.verified = env["BENCH_VERIFIED_IMAGE"]
+        # Another verified-frontend image measured beside it (before/after a change).
+        self.baseline = env.get("BENCH_BASELINE_IMAGE") or None
         self.daemon_log = env["BENCH_DAEMON_LOG"]
         self.sigstore = env["BENCH_SIGSTORE"]
         self.breakdown_n = int(env["BENCH_BREAKDOWN_N"])
         for w in self.workloads:
             if w not in workloads.SIZES:
                 sys.exit(f"bench: unknown workload {w!r} in BENCH_WORKLOADS (known: {' '.join(workloads.SIZES)})")
+
+    def columns(self):
+        if self.baseline is None:
+            return COLUMNS
+        return COLUMNS + [(BASELINE, "verified-frontend, baseline image")]
 
     def cells(self):
         return [(w, n) for w in self.workloads for n in workloads.SIZES[w] if n in self.sizes]
@@ -67,7 +76,8 @@ def column_args(cfg, column, workload):
         return []  # Buildx loads Dockerfile.rego beside the Dockerfile by itself
     if column == "buildx-gateway":
         return stock
-    args = off + ["--build-arg", f"BUILDKIT_SYNTAX={cfg.verified}"]
+    image = cfg.baseline if column == BASELINE else cfg.verified
+    args = off + ["--build-arg", f"BUILDKIT_SYNTAX={image}"]
     if workload == "signed":
         args += ["--build-arg", "VERIFIED_FRONTEND_TRUSTED_ROOT=trusted_root.json"]
     return args
@@ -128,7 +138,7 @@ def held(lock):
 
 def measure(cfg, workload, n):
     ctx = workloads.write_context(os.path.join(cfg.out, "perf", "ctx"), workload, n, cfg.sigstore)
-    keys = [k for k, _ in COLUMNS]
+    keys = [k for k, _ in cfg.columns()]
     cell = {"workload": workload, "n": n, "times": {k: [] for k in keys}, "errors": {}, "reports": []}
     with held(cfg.lock):
         # Someone may have remade the rig's fixtures (and its Sigstore root) since the last
@@ -161,8 +171,9 @@ def main():
         "rounds": cfg.rounds,
         "stock_image": cfg.stock,
         "verified_image": cfg.verified,
+        "baseline_image": cfg.baseline,
         "breakdown_n": cfg.breakdown_n,
-        "columns": COLUMNS,
+        "columns": cfg.columns(),
         "cells": [],
     }
     raw = os.path.join(cfg.out, "perf.json")

@@ -3,6 +3,8 @@ for one size per workload, the frontend's time by stage and by gateway call kind
 
 import workloads
 
+# The column run.py adds for BENCH_BASELINE_IMAGE.
+BASELINE = "verified-baseline"
 # verified / each of these.
 RATIOS = [("plain-gateway", "verified/plain-gw"), ("buildx-builtin", "verified/bx-builtin"),
           ("buildx-gateway", "verified/bx-gw")]
@@ -24,17 +26,27 @@ def ratio(a, b):
     return "–" if a is None or b is None or b == 0 else f"{a / b:.2f}"
 
 
+def ratios(columns):
+    """The ratios taken, with the baseline image's against the same columns when measured."""
+    out = [("verified", k, h) for k, h in RATIOS]
+    if any(k == BASELINE for k, _ in columns):
+        out += [(BASELINE, k, h.replace("verified/", "baseline/")) for k, h in RATIOS]
+        out.append(("verified", BASELINE, "verified/baseline"))
+    return out
+
+
 def cell_row(cell, columns):
     meds = {k: median(cell["times"][k]) for k, _ in columns}
     cols = [seconds(meds[k]) for k, _ in columns]
-    cols += [ratio(meds["verified"], meds[k]) for k, _ in RATIOS]
+    cols += [ratio(meds[a], meds[b]) for a, b, _ in ratios(columns)]
     return f"| {cell['n']} | " + " | ".join(cols) + " |"
 
 
 def workload_table(cells, columns):
+    rs = ratios(columns)
     head = "| N sources | " + " | ".join(h for _, h in columns)
-    head += " | " + " | ".join(h for _, h in RATIOS) + " |"
-    sep = "|---" * (1 + len(columns) + len(RATIOS)) + "|"
+    head += " | " + " | ".join(h for _, _, h in rs) + " |"
+    sep = "|---" * (1 + len(columns) + len(rs)) + "|"
     lines = [head, sep] + [cell_row(c, columns) for c in cells]
     for c in cells:
         for k, err in sorted(c["errors"].items()):
@@ -61,13 +73,13 @@ def breakdown_lines(cell):
         f"Gateway calls until the report: {b['elapsed_ms']:.1f} ms since the connection, "
         f"{b['busy_ms']:.1f} ms with a call in flight.",
         "",
-        "| call | count | total ms | median ms | max ms | in flight ms |",
-        "|---|---|---|---|---|---|",
+        "| call | count | total ms | median ms | max ms | in flight ms | reused |",
+        "|---|---|---|---|---|---|---|",
     ]
     kinds = sorted(b["kinds"].items(), key=lambda kv: -kv[1]["busy_ms"])
     for name, k in kinds:
         lines.append(f"| {name} | {k['count']:.0f} | {k['total_ms']:.1f} | {k['median_ms']:.2f} "
-                     f"| {k['max_ms']:.1f} | {k['busy_ms']:.1f} |")
+                     f"| {k['max_ms']:.1f} | {k['busy_ms']:.1f} | {k.get('reused', 0):.0f} |")
     a = b.get("after_report")
     if a:
         later = ", ".join(f"{n} ×{k['count']:.0f} {k['total_ms']:.1f} ms" for n, k in a["kinds"].items())
@@ -95,6 +107,8 @@ def render(results):
         "nothing exported (`--output type=cacheonly`). Gateway columns run the stock Dockerfile frontend "
         f"`{results['stock_image']}`; verified-frontend is `{results['verified_image']}`, both by `BUILDKIT_SYNTAX`.",
     ]
+    if results.get("baseline_image"):
+        out[-1] += f" The baseline column runs `{results['baseline_image']}` the same way."
     by_workload = {}
     for c in results["cells"]:
         by_workload.setdefault(c["workload"], []).append(c)

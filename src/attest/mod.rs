@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use prost::Message;
 use serde_json::{Value, json};
 
-pub use returned::attestations;
+pub use returned::{DROPPED_BY_CLASSIC_STORE, attestations, exporter_drops_attestations};
 pub use time::VerifiedTime;
 
 use crate::model::{

@@ -42,6 +42,19 @@ fn platform_keys(
     worker.map(platform_string).into_iter().collect()
 }
 
+/// The line a build on Docker Engine's classic image store shows: the build was verified,
+/// but the image it writes carries no proof of it.
+pub const DROPPED_BY_CLASSIC_STORE: &str = "[verified-frontend] this Docker Engine uses the classic image store, whose exporter drops attestations: the image gets no verification summary (VSA); use the containerd image store or a docker-container builder to keep it";
+
+/// Whether the daemon is Docker Engine's embedded BuildKit on its classic (graphdriver)
+/// image store: it takes a frontend's attestations and its exporter drops them without a
+/// word, as the store has no place for them. Moby disables the merge and diff ops on that
+/// store alone ("only enabled with containerd image store backend"); every BuildKit that
+/// takes attestations from a frontend has them otherwise.
+pub fn exporter_drops_attestations(caps: &crate::gateway::Caps) -> bool {
+    caps.has_frontend("reference.attestations") && !caps.has_llb("mergeop")
+}
+
 /// BuildKit's `result.AttestationReasonKey` and `result.AttestationInlineOnlyKey`.
 fn attestation_metadata() -> BTreeMap<String, Vec<u8>> {
     BTreeMap::from([
@@ -101,4 +114,31 @@ pub async fn attestations(
         });
     }
     Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::Caps;
+
+    fn caps(frontend: &[&str], llb: &[&str]) -> Caps {
+        Caps {
+            frontend: frontend.iter().map(|s| s.to_string()).collect(),
+            llb: llb.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn only_a_daemon_that_takes_attestations_without_merge_ops_drops_them() {
+        // buildkitd, and Engine 29 on the containerd store.
+        let full = caps(&["reference.attestations"], &["mergeop", "diffop"]);
+        assert!(!exporter_drops_attestations(&full));
+        // Engine 29 on the classic store.
+        assert!(exporter_drops_attestations(&caps(
+            &["reference.attestations"],
+            &[]
+        )));
+        // Docker 20.10 takes none at all: said otherwise (result stage).
+        assert!(!exporter_drops_attestations(&caps(&[], &[])));
+    }
 }

@@ -11,6 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::stream::{self, StreamExt};
+
 use crate::error::{Error, Result};
 use crate::gateway::Bridge;
 use crate::gateway::options::Options;
@@ -23,6 +25,8 @@ const CONTEXT_PREFIX: &str = "context:";
 const IMAGE_SCHEME: &str = "docker-image://";
 /// The Dockerfile frontend's name for an empty image context.
 const EMPTY_IMAGE: &str = "scratch";
+/// Named contexts resolved at once.
+const IN_FLIGHT: usize = 8;
 
 /// The client's image named contexts given by tag, pinned to what the tag names now. Returns
 /// each pinned identifier with the one the client gave: Buildx decides that one (the
@@ -32,7 +36,7 @@ pub async fn pin_client_contexts(
     opts: &Options,
     forwarded: &mut BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>> {
-    let mut pinned = BTreeMap::new();
+    let mut wanted = Vec::new();
     for (key, value) in &opts.all {
         let Some(name) = key.strip_prefix(CONTEXT_PREFIX) else {
             continue;
@@ -45,21 +49,33 @@ pub async fn pin_client_contexts(
         }
         let r = ImageRef::normalize(reference)
             .map_err(|e| Error::option(key, format!("{reference:?}: {e}")))?;
-        if r.digest.is_some() {
-            continue;
+        if r.digest.is_none() {
+            wanted.push((key, name, format!("{IMAGE_SCHEME}{r}")));
         }
+    }
+    // The root digest (the index for a multi-platform image) serves every platform the
+    // context is used for. One that does not resolve is left as written: the Dockerfile
+    // frontend fails on it only if the build uses it, and then the graph names it without
+    // a digest, so the rounds hand it back pinned before it is built.
+    let resolved: Vec<_> = stream::iter(wanted.into_iter().map(|(key, name, identifier)| {
         let op = pb::SourceOp {
-            identifier: format!("{IMAGE_SCHEME}{r}"),
+            identifier,
             attrs: BTreeMap::new(),
         };
-        // The root digest (the index for a multi-platform image) serves every platform the
-        // context is used for. One that does not resolve is left as written: the Dockerfile
-        // frontend fails on it only if the build uses it, and then the graph names it
-        // without a digest, so the rounds hand it back pinned before it is built.
-        match resolve::resolve(bridge, &op, None, Default::default()).await {
+        async move {
+            let res = resolve::resolve(bridge, &op, None, Default::default()).await;
+            (key, name, op.identifier, res)
+        }
+    }))
+    .buffered(IN_FLIGHT)
+    .collect()
+    .await;
+    let mut pinned = BTreeMap::new();
+    for (key, name, identifier, res) in resolved {
+        match res {
             Ok(res) => {
                 let id = res.pinned_identifier().to_string();
-                pinned.insert(id.clone(), op.identifier.clone());
+                pinned.insert(id.clone(), identifier);
                 forwarded.insert(key.clone(), id);
             }
             Err(e) => crate::daemon_log!("named context {name} not pinned yet: {e}"),

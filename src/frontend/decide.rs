@@ -204,6 +204,12 @@ impl Decider<'_> {
         for line in &d.prints {
             crate::daemon_log!("print {line}");
         }
+        // A builtin error made its call undefined and the evaluation went on, as in OPA:
+        // the user sees it, since it may be why a source was denied.
+        for w in &d.warnings {
+            let line = format!("[verified-frontend] policy warning for {id}: {w}");
+            self.bridge.warn(&line).await;
+        }
         // Buildx ignores a pin to the checksum the policy saw.
         let seen = at.facts["checksum"].as_str().map(str::to_string);
         match (&d.pin, &at.res.source) {

@@ -117,34 +117,61 @@ impl<'a> Graphs<'a> {
 /// it resolved for `name:tag`. Unknown (no location, a reference built from an `ARG`) is
 /// `false`: the tag form is then decided too, which can only deny more.
 pub fn written_with_digest(range: Option<&SourceRange>, r: &ImageRef) -> bool {
-    let Some((info, ranges)) = range else {
+    written_references(range)
+        .iter()
+        .any(|w| w.digest.is_some() && same_reference(w, r))
+}
+
+/// Whether the Dockerfile text shows that the Dockerfile frontend added `r`'s digest: the
+/// lines name `r` by its tag alone (or by no tag, which is `latest`) and nowhere with a
+/// digest. An `ARG`, a named context or no location leaves it unknown, so `false`.
+pub fn digest_added_by_frontend(range: Option<&SourceRange>, r: &ImageRef) -> bool {
+    if r.digest.is_none() || r.tag.is_none() {
         return false;
+    }
+    let written = written_references(range);
+    let tagged = |w: &ImageRef| ImageRef {
+        tag: w.tag.clone().or_else(|| Some("latest".into())),
+        digest: r.digest.clone(),
+        ..w.clone()
+    };
+    written
+        .iter()
+        .any(|w| w.digest.is_none() && same_reference(&tagged(w), r))
+        && !written
+            .iter()
+            .any(|w| w.digest.is_some() && same_name(w, r))
+}
+
+/// Every image reference written on the lines of `range`: its words, split where a flag's
+/// value starts (`--from=…`) or a list goes on (`from=…,target=…`).
+fn written_references(range: Option<&SourceRange>) -> Vec<ImageRef> {
+    let Some((info, ranges)) = range else {
+        return Vec::new();
     };
     let text = String::from_utf8_lossy(&info.data);
     let lines: Vec<&str> = text.lines().collect();
-    ranges.iter().any(|rg| {
-        let (from, to) = (
-            rg.start.as_ref().map_or(0, |p| p.line),
-            rg.end.as_ref().map_or(0, |p| p.line),
-        );
-        let (from, to) = (
-            usize::try_from(from).unwrap_or(0),
-            usize::try_from(to).unwrap_or(0),
-        );
-        lines
-            .iter()
-            .take(to)
-            .skip(from.saturating_sub(1))
-            .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '=' || c == ','))
-            .filter(|t| t.contains('@'))
-            .any(|t| ImageRef::normalize(t).is_ok_and(|w| same_reference(&w, r)))
-    })
+    let line = |p: Option<&pb::Position>| usize::try_from(p.map_or(0, |p| p.line)).unwrap_or(0);
+    ranges
+        .iter()
+        .flat_map(|rg| {
+            let (from, to) = (line(rg.start.as_ref()), line(rg.end.as_ref()));
+            lines.iter().take(to).skip(from.saturating_sub(1))
+        })
+        .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '=' || c == ','))
+        .filter_map(|t| ImageRef::normalize(t).ok())
+        .collect()
 }
 
 /// The same name (normalized), tag and digest.
 fn same_reference(a: &ImageRef, b: &ImageRef) -> bool {
+    same_name(a, b) && a.tag == b.tag && a.digest == b.digest
+}
+
+/// The same name, normalized.
+fn same_name(a: &ImageRef, b: &ImageRef) -> bool {
     let name = |r: &ImageRef| r.domain_and_path().ok();
-    name(a).is_some() && name(a) == name(b) && a.tag == b.tag && a.digest == b.digest
+    name(a).is_some() && name(a) == name(b)
 }
 
 /// A ref's definition, or `None` for an empty result (e.g. `FROM scratch` with no files).
@@ -300,5 +327,30 @@ mod tests {
         ))
         .unwrap();
         assert!(!written_with_digest(Some(&range_of(&df, 2)), &other));
+    }
+
+    #[test]
+    fn a_digest_was_added_by_the_frontend_only_when_the_line_names_the_tag_alone() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let graph = ImageRef::parse(&format!("docker.io/library/alpine:3@{d}")).unwrap();
+        let df = format!(
+            "FROM alpine:3\nFROM alpine:3@{d}\nCOPY --from=docker.io/library/alpine:3 /a /b\nFROM ${{BASE}}\nFROM alpine:${{V}}\nFROM alpine:4\nFROM alpine:3 AS a\nCOPY --from=alpine:3 --from=alpine:3@{d} /a /b\nFROM alpine\n"
+        );
+        let added = |line, r: &ImageRef| digest_added_by_frontend(Some(&range_of(&df, line)), r);
+        assert!(added(1, &graph) && added(3, &graph) && added(7, &graph));
+        assert!(!added(2, &graph), "the user wrote the digest");
+        assert!(
+            !added(4, &graph) && !added(5, &graph),
+            "an ARG hides what was written"
+        );
+        assert!(!added(6, &graph), "another tag");
+        assert!(!added(8, &graph), "written with the digest too");
+        assert!(!digest_added_by_frontend(None, &graph));
+        let latest = ImageRef::parse(&format!("docker.io/library/alpine:latest@{d}")).unwrap();
+        assert!(added(9, &latest) && !added(9, &graph));
+        assert!(
+            !added(1, &graph.without_digest()),
+            "no digest to have added"
+        );
     }
 }

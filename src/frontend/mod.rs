@@ -9,6 +9,7 @@ mod contexts;
 mod decide;
 mod graphs;
 mod main_context;
+mod outcome;
 mod places;
 mod producer;
 mod result;
@@ -31,6 +32,7 @@ use crate::proto::gw;
 use decide::Decider;
 use graphs::{Slot, SourceRange};
 use main_context::MainContext;
+use outcome::check_denials;
 pub use result::{META_SOURCES, META_TIMINGS};
 use rounds::Round;
 
@@ -87,6 +89,9 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     } = round;
     require_no_exec_proxy(&p.caps, networked_exec)?;
     records.extend(build_records(&p, round_records, summaries).await?);
+    if p.opts.policy_mode.decides() && !p.decider.policies.is_empty() {
+        outcome::announce(bridge, &records, &p.decider.policies.names()).await?;
+    }
     // solve
     let t = Instant::now();
     let refs = solve(bridge, &mut sub, pinned).await?;
@@ -145,6 +150,11 @@ async fn prepare<'a>(bridge: &'a Bridge, opts: &Options) -> Result<Prepared<'a>>
     };
     for line in &caps.prints {
         crate::daemon_log!("print {line}");
+    }
+    for w in &caps.warnings {
+        bridge
+            .warn(&format!("[verified-frontend] policy warning: {w}"))
+            .await;
     }
     Ok(Prepared {
         opts,
@@ -224,8 +234,8 @@ async fn build_records(
     let records = merge_platforms(records);
     p.main.check_build(&records)?;
     check_denials(&records, p.opts.policy_mode)?;
-    if p.opts.policy_mode.decides() && !p.decider.policies.is_empty() {
-        summarize(p.decider.bridge, &p.load_vertex, summaries).await;
+    if p.opts.policy_mode == Mode::Warn && !p.decider.policies.is_empty() {
+        outcome::warn_denials(p.decider.bridge, &p.load_vertex, summaries).await;
     }
     Ok(records)
 }
@@ -261,19 +271,6 @@ async fn solve(
     Ok(refs)
 }
 
-/// One line per source in the client's output, at its Dockerfile line.
-async fn summarize(bridge: &Bridge, vertex: &str, summaries: Vec<(Option<SourceRange>, String)>) {
-    let mut seen = std::collections::HashSet::new();
-    for (range, line) in summaries {
-        if seen.insert(line.clone()) {
-            let (info, ranges) = range.map_or((None, vec![]), |(i, r)| (Some(i), r));
-            bridge
-                .warn_at(vertex.to_string(), &line, vec![], info, ranges)
-                .await;
-        }
-    }
-}
-
 /// The same source decided for several platforms is one record with all its platforms.
 fn merge_platforms(records: Vec<SourceRecord>) -> Vec<SourceRecord> {
     let mut out: BTreeMap<(String, String, Verdict), SourceRecord> = BTreeMap::new();
@@ -293,27 +290,4 @@ fn merge_platforms(records: Vec<SourceRecord>) -> Vec<SourceRecord> {
             r
         })
         .collect()
-}
-
-/// In enforce mode, any denied source fails the build, naming every one of them.
-fn check_denials(records: &[SourceRecord], mode: Mode) -> Result<()> {
-    let denied: Vec<String> = records
-        .iter()
-        .filter(|r| r.decision == Verdict::Deny)
-        .map(SourceRecord::denial)
-        .collect();
-    if denied.is_empty() {
-        return Ok(());
-    }
-    match mode {
-        Mode::Enforce => Err(Error::Denied(denied.join("\n"))),
-        Mode::Warn | Mode::Off => {
-            for d in &denied {
-                crate::daemon_log!("warning: {d}");
-            }
-            Ok(())
-        }
-        // The report and the attestations carry the denials; nothing else.
-        Mode::ReportOnly => Ok(()),
-    }
 }

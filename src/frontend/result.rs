@@ -79,6 +79,11 @@ pub async fn finish(
                     .attestation
                     .extend(list);
             }
+            // The build was verified; say that its image will not show it.
+            if attest::exporter_drops_attestations(&bridge.caps) {
+                crate::daemon_log!("{}", attest::DROPPED_BY_CLASSIC_STORE);
+                bridge.warn(attest::DROPPED_BY_CLASSIC_STORE).await;
+            }
         }
         None => {
             let note = "the daemon cannot attach attestations (no reference.attestations cap): \

@@ -5,11 +5,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use futures::future::try_join_all;
+use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::contexts;
 use super::decide::{Decider, Forms};
-use super::graphs::{Graphs, Slot, SourceKey, SourceRange, source_key, written_with_digest};
+use super::graphs::{
+    Graphs, Slot, SourceKey, SourceRange, digest_added_by_frontend, source_key, written_with_digest,
+};
 use super::producer;
 use super::{Timings, ms};
 use crate::error::{Error, Result};
@@ -22,6 +24,11 @@ use crate::sources::{ImageRef, Source};
 
 /// How often the Dockerfile frontend may be run again to hand it converted images.
 const MAX_ROUNDS: usize = 4;
+/// Sources resolved at once: enough to hide the registry's round trips, few enough not to
+/// queue hundreds of requests in buildkitd at a time.
+const IN_FLIGHT: usize = 16;
+/// The Dockerfile frontend built into buildkitd.
+const BUILTIN_FRONTEND: &str = "dockerfile.v0";
 
 /// What one run of the Dockerfile frontend gave, decided and pinned.
 pub struct Round {
@@ -146,7 +153,8 @@ async fn run_round(
     let t = Instant::now();
     let graphs = Graphs::collect(&sub)?;
     let wanted = graphs.wanted();
-    let resolved = facts(bridge, &wanted, decider).await?;
+    let builtin = frontend == BUILTIN_FRONTEND;
+    let resolved = facts(bridge, &wanted, decider, &forwarded, builtin).await?;
     timings.resolve_ms += ms(t.elapsed());
 
     let t = Instant::now();
@@ -168,20 +176,59 @@ async fn run_round(
     })
 }
 
-/// Stage "facts": every distinct source resolved (and pinned), concurrently, with the
-/// metadata the policies read.
+/// Stage "facts": every distinct source resolved (and pinned), at most `IN_FLIGHT` at a
+/// time, with the metadata the policies read and nothing the build already established.
 async fn facts(
     bridge: &Bridge,
     wanted: &BTreeMap<SourceKey, super::graphs::Wanted>,
     decider: &Decider<'_>,
+    forwarded: &BTreeMap<String, String>,
+    builtin: bool,
 ) -> Result<Vec<Resolution>> {
     let needs = decider.needs;
-    try_join_all(wanted.values().map(|w| async move {
-        resolve::resolve(bridge, &w.op, w.platform.as_ref(), needs)
-            .await
-            .map_err(|e| e.at(w.location.as_ref()))
-    }))
-    .await
+    // Unordered: BuildKit answers calls about one git remote one at a time, in no set
+    // order, and an answer held back for its turn would keep a slot from the next call.
+    let mut resolved: Vec<(usize, Resolution)> =
+        stream::iter(wanted.values().enumerate().map(|(i, w)| {
+            let known = known(decider, w, forwarded, builtin);
+            async move {
+                resolve::resolve_known(bridge, &w.op, w.platform.as_ref(), needs, known)
+                    .await
+                    .map(|r| (i, r))
+                    .map_err(|e| e.at(w.location.as_ref()))
+            }
+        }))
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect()
+        .await?;
+    resolved.sort_by_key(|(i, _)| *i);
+    Ok(resolved.into_iter().map(|(_, r)| r).collect())
+}
+
+/// What this build already established about a graph's source. The builtin Dockerfile
+/// frontend runs inside buildkitd: a digest it added to a tag the Dockerfile names (its
+/// source range shows the tag alone) is BuildKit's own resolution of that tag in this
+/// build, so the tag is not resolved again to learn what it names. A Dockerfile frontend
+/// image only claims that resolution, so its tags are checked.
+fn known(
+    decider: &Decider<'_>,
+    w: &super::graphs::Wanted,
+    forwarded: &BTreeMap<String, String>,
+    builtin: bool,
+) -> resolve::Known {
+    let Ok(source) = Source::parse(&w.op) else {
+        return resolve::Known::default();
+    };
+    let Source::Image(r) = &source else {
+        return resolve::Known::default();
+    };
+    let f = forms(decider, w, &source, forwarded);
+    resolve::Known {
+        tag_resolved: builtin
+            && f.tag.is_some()
+            && f.graph
+            && digest_added_by_frontend(w.range.as_ref(), r),
+    }
 }
 
 /// A round's decided sources.

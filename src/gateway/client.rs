@@ -1,5 +1,6 @@
 mod cache;
 mod calls;
+mod memo;
 mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,6 +80,8 @@ pub struct Bridge {
     cache_imports: OnceLock<Vec<gw::CacheOptionsEntry>>,
     /// Every call made through this bridge, timed (`call_summary`).
     calls: Recorder,
+    /// The build's source metadata answers, each question asked once.
+    metadata: memo::Memo<std::result::Result<gw::ResolveSourceMetaResponse, tonic::Status>>,
 }
 
 impl Bridge {
@@ -111,6 +114,7 @@ impl Bridge {
             worker_platform,
             cache_imports: OnceLock::new(),
             calls,
+            metadata: memo::Memo::default(),
         })
     }
 
@@ -315,22 +319,37 @@ impl Bridge {
         }
     }
 
+    /// BuildKit's answer for a source, asked once per build: a second identical request
+    /// (another form, round or decision of the same source) gets the first answer, which
+    /// the build is pinned to anyway; a refusal included.
     pub async fn resolve_source_meta(
         &self,
         req: gw::ResolveSourceMetaRequest,
     ) -> Result<gw::ResolveSourceMetaResponse> {
+        let (answer, reused) = self
+            .metadata
+            .get_or_ask(&req, || self.ask_source_meta(req.clone()))
+            .await;
+        if reused {
+            self.calls.reused(Kind::ResolveSourceMeta);
+        }
+        answer.map_err(|s| Error::gateway("ResolveSourceMeta", s))
+    }
+
+    async fn ask_source_meta(
+        &self,
+        req: gw::ResolveSourceMetaRequest,
+    ) -> std::result::Result<gw::ResolveSourceMetaResponse, tonic::Status> {
         let source = req.source.as_ref().map(|op| op.identifier.clone());
         let mut client = self.client.clone();
-        Ok(self
-            .calls
+        self.calls
             .time(
                 Kind::ResolveSourceMeta,
                 source,
                 client.resolve_source_meta(req),
             )
             .await
-            .map_err(|s| Error::gateway("ResolveSourceMeta", s))?
-            .into_inner())
+            .map(tonic::Response::into_inner)
     }
 
     pub async fn resolve_image_config(

@@ -55,6 +55,11 @@ impl SourceRecord {
         if !self.policy.is_empty() {
             line.push_str(&format!(" by {}", self.policy));
         }
+        // In warn mode this line is all the client shows of a denial: say why, so that one
+        // build lists every fix (the knob's deny messages are the lines to paste).
+        if self.decision == Verdict::Deny && !self.deny_msg.is_empty() {
+            line.push_str(&format!(": {}", self.deny_msg.join("; ")));
+        }
         line
     }
 
@@ -155,7 +160,7 @@ mod tests {
         assert!(d.ends_with('…') && d.len() < 1600, "{}", d.len());
         assert_eq!(
             rec.summary(),
-            "verified-frontend: DENIED (policy-mode=warn) docker-image://r/app:1 pinned to docker-image://r/app:1@sha256:ab by p.rego"
+            "verified-frontend: DENIED (policy-mode=warn) docker-image://r/app:1 pinned to docker-image://r/app:1@sha256:ab by p.rego: not a release"
         );
     }
 }

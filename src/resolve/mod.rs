@@ -42,12 +42,32 @@ const ATTR_HTTP_CHECKSUM: &str = "http.checksum";
 const ATTR_OCI_SESSION: &str = "oci.session";
 const ATTR_OCI_STORE: &str = "oci.store";
 
+/// What this build has already established about a source before it is resolved here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Known {
+    /// BuildKit resolved the tag of this `name:tag@digest` to its digest in this build (the
+    /// builtin Dockerfile frontend, which runs inside buildkitd, wrote the digest), so the
+    /// tag is not asked about again.
+    pub tag_resolved: bool,
+}
+
 /// Resolves one source, fetching in the same call whatever metadata `needs` asks for.
 pub async fn resolve(
     bridge: &Bridge,
     op: &pb::SourceOp,
     platform: Option<&pb::Platform>,
     needs: Needs,
+) -> Result<Resolution> {
+    resolve_known(bridge, op, platform, needs, Known::default()).await
+}
+
+/// `resolve`, asking BuildKit only what `known` does not already say.
+pub async fn resolve_known(
+    bridge: &Bridge,
+    op: &pb::SourceOp,
+    platform: Option<&pb::Platform>,
+    needs: Needs,
+    known: Known,
 ) -> Result<Resolution> {
     let source = Source::parse(op)?;
     let id = op.identifier.as_str();
@@ -57,7 +77,7 @@ pub async fn resolve(
         e @ Error::MissingCap { .. } => Error::pin(id, e.to_string()),
         other => other,
     };
-    let (facts, update) = resolve_facts(bridge, op, platform, &source, needs)
+    let (facts, update) = resolve_facts(bridge, op, platform, &source, needs, known)
         .await
         .map_err(named)?;
     Ok(Resolution {
@@ -74,11 +94,18 @@ async fn resolve_facts(
     platform: Option<&pb::Platform>,
     source: &Source,
     needs: Needs,
+    known: Known,
 ) -> Result<(Facts, Option<SourceUpdate>)> {
     let id = op.identifier.as_str();
+    let image = |r, scheme| ImageSource {
+        op,
+        platform,
+        r,
+        scheme,
+    };
     Ok(match source {
-        Source::Image(r) => pin_image(bridge, op, platform, r, "docker-image", needs).await?,
-        Source::OciLayout(r) => pin_image(bridge, op, platform, r, "oci-layout", needs).await?,
+        Source::Image(r) => pin_image(bridge, image(r, "docker-image"), needs, known).await?,
+        Source::OciLayout(r) => pin_image(bridge, image(r, "oci-layout"), needs, known).await?,
         Source::Blob { reference, .. } => {
             let digest = ImageRef::parse(reference)
                 .ok()
@@ -239,16 +266,24 @@ fn meta_request(
     }
 }
 
+/// An image source as the graph names it.
+#[derive(Clone, Copy)]
+struct ImageSource<'a> {
+    op: &'a pb::SourceOp,
+    platform: Option<&'a pb::Platform>,
+    r: &'a ImageRef,
+    scheme: &'a str,
+}
+
 /// An image source, pinned to the digest its reference resolves to now, with the config
 /// and attestation chain when a policy reads them.
 async fn pin_image(
     bridge: &Bridge,
-    op: &pb::SourceOp,
-    platform: Option<&pb::Platform>,
-    r: &ImageRef,
-    scheme: &str,
+    img: ImageSource<'_>,
     needs: Needs,
+    known: Known,
 ) -> Result<(Facts, Option<SourceUpdate>)> {
+    let ImageSource { op, r, scheme, .. } = img;
     let id = op.identifier.as_str();
     if needs.image_attestations && scheme == "oci-layout" {
         // BuildKit resolves attestation chains for registry images only, so signatures and
@@ -259,64 +294,137 @@ async fn pin_image(
             "a policy reads image signatures or provenance, which BuildKit does not resolve for oci-layout sources; push the image to a registry, or name it by digest in a policy that does not read them",
         ));
     }
-    let tag_check = needs.image_tag && r.tag.is_some() && r.digest.is_some();
-    let wants_meta = needs.image_config || needs.image_attestations || tag_check;
-    // A reference with a digest is content-addressed: BuildKit pulls exactly that digest
-    // and checks it, whatever tag stands beside it. It is pinned as written; asking the
-    // registry again is only worth a round trip when a policy reads more than the digest.
-    if let (Some(digest), false) = (&r.digest, wants_meta) {
-        let facts = Facts::Image {
-            digest: digest.clone(),
-            config: None,
-            chain: None,
-            tag_digest: None,
-        };
-        return Ok((facts, None));
+    if let Some(digest) = &r.digest {
+        return pin_digested(bridge, img, digest, needs, known).await;
     }
-    let tag_digest = if tag_check {
-        Some(tag_digest(bridge, op, platform, r, scheme).await)
-    } else {
-        None
-    };
-    let (digest, config, chain) = if bridge.caps.has_frontend("source.metaresolver") {
-        image_meta(bridge, op, platform, r, scheme, needs).await?
-    } else {
-        image_config(bridge, op, platform, scheme, r, needs).await?
-    };
+    let (digest, config, chain) = image_meta_any(bridge, img, needs).await?;
     validate_digest(&digest).map_err(|e| Error::pin(id, format!("the daemon returned {e}")))?;
     let update = image_update(id, r, scheme, &digest)?;
-    let config = (!config.is_empty()).then_some(config);
     let facts = Facts::Image {
         digest,
-        config,
+        config: (!config.is_empty()).then_some(config),
         chain,
-        tag_digest,
+        tag_digest: None,
     };
     Ok((facts, update))
 }
 
-/// What the tag of a `name:tag@digest` reference resolves to now; `""` when the tag no
-/// longer exists, so it names no digest and the policy must not see it.
-async fn tag_digest(
+/// A reference with a digest is content-addressed: BuildKit pulls exactly that digest and
+/// checks it, whatever tag stands beside it. It is pinned as written; the registry is asked
+/// only for what a policy reads beyond the digest, each thing once: the tag's digest (whose
+/// answer carries the config of that digest too), then the config or the chain.
+async fn pin_digested(
     bridge: &Bridge,
-    op: &pb::SourceOp,
-    platform: Option<&pb::Platform>,
-    r: &ImageRef,
-    scheme: &str,
-) -> String {
-    let tag_only = r.without_digest();
-    let op = pb::SourceOp {
-        identifier: format!("{scheme}://{tag_only}"),
-        attrs: op.attrs.clone(),
+    img: ImageSource<'_>,
+    digest: &str,
+    needs: Needs,
+    known: Known,
+) -> Result<(Facts, Option<SourceUpdate>)> {
+    let reads_tag = needs.image_tag && img.r.tag.is_some();
+    let (tag_digest, tag_config) = match (reads_tag, known.tag_resolved) {
+        (false, _) => (None, None),
+        (true, true) => (Some(digest.to_string()), None),
+        (true, false) => {
+            let (d, config) = tag_digest(bridge, img).await;
+            let config = (d == digest && !config.is_empty()).then_some(config);
+            (Some(d), config)
+        }
     };
-    let no_needs = Needs::default();
-    match Box::pin(pin_image(
-        bridge, &op, platform, &tag_only, scheme, no_needs,
-    ))
-    .await
-    {
-        Ok((Facts::Image { digest, .. }, _)) => digest,
-        Ok(_) | Err(_) => String::new(),
+    let image = |config, chain| Facts::Image {
+        digest: digest.to_string(),
+        config,
+        chain,
+        tag_digest: tag_digest.clone(),
+    };
+    if !needs.image_attestations && !needs.image_config {
+        return Ok((image(None, None), None));
+    }
+    if let (false, Some(config)) = (needs.image_attestations, tag_config) {
+        return Ok((image(Some(config), None), None));
+    }
+    let pinned = by_digest(img, digest);
+    let (got, config, chain) = image_meta_any(bridge, pinned.as_source(), needs).await?;
+    if got != digest {
+        return Err(Error::pin(
+            &img.op.identifier,
+            format!("the reference names {digest} but the registry resolved it to {got}"),
+        ));
+    }
+    Ok((image((!config.is_empty()).then_some(config), chain), None))
+}
+
+/// An image named by its digest alone: BuildKit ignores a tag beside a digest, and without
+/// it every tag of one image asks the same question, answered once.
+struct ByDigest<'a> {
+    op: pb::SourceOp,
+    r: ImageRef,
+    platform: Option<&'a pb::Platform>,
+    scheme: &'a str,
+}
+
+impl ByDigest<'_> {
+    fn as_source(&self) -> ImageSource<'_> {
+        ImageSource {
+            op: &self.op,
+            platform: self.platform,
+            r: &self.r,
+            scheme: self.scheme,
+        }
+    }
+}
+
+fn by_digest<'a>(img: ImageSource<'a>, digest: &str) -> ByDigest<'a> {
+    let r = ImageRef {
+        tag: None,
+        ..img.r.with_digest(digest)
+    };
+    ByDigest {
+        op: pb::SourceOp {
+            identifier: format!("{}://{r}", img.scheme),
+            attrs: img.op.attrs.clone(),
+        },
+        r,
+        platform: img.platform,
+        scheme: img.scheme,
+    }
+}
+
+/// Digest, config and chain by whichever resolver the daemon has.
+async fn image_meta_any(
+    bridge: &Bridge,
+    img: ImageSource<'_>,
+    needs: Needs,
+) -> Result<(String, Vec<u8>, Option<gw::AttestationChain>)> {
+    let ImageSource {
+        op,
+        platform,
+        r,
+        scheme,
+    } = img;
+    if bridge.caps.has_frontend("source.metaresolver") {
+        image_meta(bridge, op, platform, r, scheme, needs).await
+    } else {
+        image_config(bridge, op, platform, scheme, r, needs).await
+    }
+}
+
+/// What the tag of a `name:tag@digest` reference resolves to now, with that image's
+/// config; `""` when the tag no longer exists, so it names no digest and the policy must
+/// not see it.
+async fn tag_digest(bridge: &Bridge, img: ImageSource<'_>) -> (String, Vec<u8>) {
+    let tag_only = img.r.without_digest();
+    let op = pb::SourceOp {
+        identifier: format!("{}://{tag_only}", img.scheme),
+        attrs: img.op.attrs.clone(),
+    };
+    let tag = ImageSource {
+        op: &op,
+        r: &tag_only,
+        ..img
+    };
+    match image_meta_any(bridge, tag, Needs::default()).await {
+        Ok((digest, config, _)) if validate_digest(&digest).is_ok() => (digest, config),
+        Ok(_) | Err(_) => (String::new(), Vec::new()),
     }
 }
 
@@ -351,7 +459,11 @@ async fn image_meta(
         .image
         .ok_or_else(|| Error::pin(&op.identifier, "the daemon returned no image metadata"))?;
     let chain = if attestations {
-        Some(attestation_chain(bridge, op, platform, r, scheme, &img.digest, needs).await?)
+        let root = Root {
+            digest: &img.digest,
+            config: &img.config,
+        };
+        Some(attestation_chain(bridge, op, platform, r, scheme, root, needs).await?)
     } else {
         None
     };
@@ -414,43 +526,61 @@ fn image_update(
     }
 }
 
-/// A platform no image is built for. See `is_index`.
+/// The platform BuildKit gives an index's attestation manifests (`unknown/unknown`). See
+/// `is_index`.
 fn probe_platform() -> pb::Platform {
     pb::Platform {
-        os: "verified-frontend-probe".into(),
-        architecture: "none".into(),
+        os: "unknown".into(),
+        architecture: "unknown".into(),
         ..Default::default()
     }
 }
 
-/// Whether the image at `name@digest` is an OCI index.
+/// Whether the image at `pinned` is an index with an attestation manifest, given `config`,
+/// the config BuildKit resolved for the build's platform.
 ///
 /// BuildKit v0.34.2 dereferences a nil chain, and so crashes the daemon, when asked for the
-/// attestation chain of an image that is a single manifest. Whether a root is an index can
-/// be asked safely: containerd matches the platform only among an index's children, so
-/// resolving for a platform nothing is built for fails for an index ("no match for
-/// platform") and succeeds for a single manifest.
-async fn is_index(bridge: &Bridge, pinned: &pb::SourceOp) -> Result<bool> {
+/// attestation chain of an image that is a single manifest. Whether a root is an index is
+/// asked safely, without a step that fails for the images that matter: containerd matches
+/// the platform only among an index's children, so a single manifest gives its one config
+/// for any platform, while an index gives, for `unknown/unknown`, the config of its
+/// attestation manifest (which every BuildKit image with attestations has), a different
+/// one. An index without such a child fails the probe ("no match for platform"); it has no
+/// attestation manifest to read, and asking for its chain would crash BuildKit if it is a
+/// Docker manifest list, so it gets none.
+async fn is_index(bridge: &Bridge, pinned: &pb::SourceOp, config: &[u8]) -> Result<bool> {
     let probe = bridge
         .resolve_source_meta(gw::ResolveSourceMetaRequest {
             image: Some(gw::ResolveSourceImageRequest::default()),
-            // The client shows this step; for an index it fails by design, so say so.
             log_name: format!(
-                "[verified-frontend] is {} an image index? (\"no match for platform\" means yes)",
+                "[verified-frontend] attestation manifest of {}",
                 pinned.identifier
             ),
             ..meta_request(pinned, Some(&probe_platform()))
         })
         .await;
+    let says = |e: &Error, what: &str| matches!(e, Error::Gateway { status, .. } if status.message().contains(what));
     match probe {
-        Ok(_) => Ok(false),
-        Err(Error::Gateway { status, .. })
-            if status.message().contains("no match for platform") =>
-        {
-            Ok(true)
-        }
+        // Two configs to compare, or no chain: saying "index" of a single manifest would
+        // crash the daemon, while no chain only hides signatures (the policy then denies).
+        Ok(meta) => Ok(!config.is_empty()
+            && meta
+                .image
+                .is_some_and(|i| !i.config.is_empty() && i.config != config)),
+        Err(e) if says(&e, "no match for platform") => Ok(false),
+        // An OCI artifact attestation manifest (empty config), which containerd does not
+        // read as an image: only an index's child takes this path, as the root itself
+        // resolved for the build's platform.
+        Err(e) if says(&e, "encountered unknown type") => Ok(true),
         Err(e) => Err(e),
     }
+}
+
+/// The image root an attestation chain is asked for: its digest, and the config BuildKit
+/// resolved for it for the build's platform.
+struct Root<'a> {
+    digest: &'a str,
+    config: &'a [u8],
 }
 
 /// The attestation chain of the image resolved to `digest`, asked for by digest so the
@@ -462,14 +592,15 @@ async fn attestation_chain(
     platform: Option<&pb::Platform>,
     r: &ImageRef,
     scheme: &str,
-    digest: &str,
+    root: Root<'_>,
     needs: Needs,
 ) -> Result<gw::AttestationChain> {
+    let digest = root.digest;
     let pinned = pb::SourceOp {
         identifier: format!("{scheme}://{}", r.with_digest(digest)),
         attrs: op.attrs.clone(),
     };
-    if !is_index(bridge, &pinned).await? {
+    if !is_index(bridge, &pinned, root.config).await? {
         return Ok(gw::AttestationChain::default());
     }
     let image = gw::ResolveSourceImageRequest {

@@ -82,14 +82,21 @@ impl Outcome {
     }
 
     /// The build's error message, without the client's prefix (buildctl says "failed to
-    /// solve" or "failed to run Build function" depending on where it saw the failure).
+    /// solve" or "failed to run Build function" depending on where it saw the failure): from
+    /// there to the end of the output, so a denial's first line (what and why) and the
+    /// lines after it (what the policy saw) are both in it.
     pub fn error(&self) -> &str {
-        let line = self.last_line();
-        let line = line.strip_prefix("error: ").unwrap_or(line);
-        ["failed to solve: ", "failed to run Build function: "]
+        let at = ["failed to solve: ", "failed to run Build function: "]
             .iter()
-            .find_map(|p| line.strip_prefix(p))
-            .unwrap_or(line)
+            .filter_map(|p| self.output.rfind(p).map(|i| i + p.len()))
+            .max();
+        match at {
+            Some(i) => self.output[i..].trim_end(),
+            None => {
+                let line = self.last_line();
+                line.strip_prefix("error: ").unwrap_or(line)
+            }
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! the summary is computed once, for the report.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -56,6 +56,8 @@ struct Call {
 pub struct Recorder {
     epoch: Instant,
     calls: Mutex<Vec<Call>>,
+    /// Per kind, the requests answered by an earlier call's answer instead of a call.
+    reused: Mutex<BTreeMap<&'static str, usize>>,
 }
 
 impl Default for Recorder {
@@ -63,6 +65,7 @@ impl Default for Recorder {
         Recorder {
             epoch: Instant::now(),
             calls: Mutex::new(Vec::new()),
+            reused: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -93,12 +96,23 @@ impl Recorder {
         out
     }
 
+    /// A request of `kind` answered without a call.
+    pub fn reused(&self, kind: Kind) {
+        let mut reused = self.reused.lock().unwrap_or_else(PoisonError::into_inner);
+        *reused.entry(kind.name()).or_default() += 1;
+    }
+
     pub fn summary(&self) -> CallSummary {
         let calls = match self.calls.lock() {
             Ok(calls) => calls,
             Err(poisoned) => poisoned.into_inner(),
         };
-        summarize(&calls, self.epoch.elapsed())
+        let reused = self.reused.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut summary = summarize(&calls, self.epoch.elapsed());
+        for (kind, n) in reused.iter() {
+            summary.kinds.entry(kind).or_default().reused = *n;
+        }
+        summary
     }
 }
 
@@ -126,6 +140,13 @@ pub struct KindStats {
     pub max_ms: f64,
     /// Wall time with at least one call of this kind in flight.
     pub busy_ms: f64,
+    /// Requests answered by an earlier call's answer (not counted in `count`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reused: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -173,6 +194,7 @@ fn kind_stats(calls: &[&Call]) -> KindStats {
         median_ms: ms(median),
         max_ms: ms(took.last().copied().unwrap_or_default()),
         busy_ms: ms(busy(calls)),
+        reused: 0,
     }
 }
 
@@ -272,5 +294,9 @@ mod tests {
         assert_eq!(solve.count, 1);
         assert!(solve.total_ms >= 20.0, "{solve:?}");
         assert!(s.elapsed_ms >= solve.total_ms);
+        r.reused(Kind::ResolveSourceMeta);
+        r.reused(Kind::ResolveSourceMeta);
+        let meta = &r.summary().kinds["ResolveSourceMeta"];
+        assert_eq!((meta.count, meta.reused), (0, 2));
     }
 }
