@@ -53,6 +53,18 @@ fn knob_build(rig: &Rig, dir: &Path, mode: &str, extra: &[&str]) -> Outcome {
     rig.run_logged("buildctl", &args, &[])
 }
 
+/// The warnings of a `--progress rawjson` build, as text.
+fn client_warnings(raw: &str) -> Vec<String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    raw.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .flat_map(|v| v["warnings"].as_array().cloned().unwrap_or_default())
+        .filter_map(|w| b64.decode(w["short"].as_str()?).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .collect()
+}
+
 /// The digest the registry serves for repo:tag, an index or (the frontend image) a manifest.
 fn manifest_digest(rig: &Rig, repo: &str, tag: &str) -> String {
     use sha2::Digest;
@@ -197,8 +209,11 @@ fn warn_mode_lists_every_fix_of_the_dockerfile_in_one_build() {
                       ADD git://127.0.0.1:9418/hello.git#v1 /git\n\
                       ADD http://127.0.0.1:8777/hello.txt /hello.txt\n";
     let dir = case(&rig, dockerfile);
-    let out = knob_build(&rig, dir.path(), "warn", &[]);
+    // rawjson: the build's warnings as the client receives them (buildctl's plain output
+    // does not print them; Buildx lists them after "N warnings found").
+    let out = knob_build(&rig, dir.path(), "warn", &["--progress", "rawjson"]);
     assert!(out.ok, "warn mode builds: {}", out.output);
+    let shown = client_warnings(&out.output);
     let fixes = [
         format!(
             "fix: FROM 127.0.0.1:5000/knob/app:v2.0.0@{}",
@@ -217,6 +232,12 @@ fn warn_mode_lists_every_fix_of_the_dockerfile_in_one_build() {
             warnings.iter().any(|w| w.contains(fix.as_str())),
             "want {fix} among\n{}",
             warnings.join("\n")
+        );
+        // And where the user reads it: the build's warnings in the client's output.
+        assert!(
+            shown.iter().any(|w| w.contains(fix.as_str())),
+            "want {fix} among the client's warnings\n{}",
+            shown.join("\n")
         );
     }
     let report = out.report();

@@ -490,17 +490,24 @@ async fn image_config(
         .caps
         .require_frontend("resolveimage", "resolve image digests to pin them")?;
     let oci = scheme == "oci-layout";
-    let resp = bridge
-        .resolve_image_config(gw::ResolveImageConfigRequest {
-            r#ref: r.to_string(),
-            platform: platform.cloned(),
-            resolve_mode: op.attrs.get(ATTR_RESOLVE_MODE).cloned().unwrap_or_default(),
-            resolver_type: i32::from(oci),
-            session_id: op.attrs.get(ATTR_OCI_SESSION).cloned().unwrap_or_default(),
-            store_id: op.attrs.get(ATTR_OCI_STORE).cloned().unwrap_or_default(),
-            ..Default::default()
-        })
-        .await?;
+    let written = op.attrs.get(ATTR_RESOLVE_MODE).cloned().unwrap_or_default();
+    let ask = |resolve_mode: String| gw::ResolveImageConfigRequest {
+        r#ref: r.to_string(),
+        platform: platform.cloned(),
+        resolve_mode,
+        resolver_type: i32::from(oci),
+        session_id: op.attrs.get(ATTR_OCI_SESSION).cloned().unwrap_or_default(),
+        store_id: op.attrs.get(ATTR_OCI_STORE).cloned().unwrap_or_default(),
+        ..Default::default()
+    };
+    let resp = bridge.resolve_image_config(ask(written.clone())).await?;
+    // Docker's embedded BuildKit answers an image it has locally from its image store,
+    // with the config and no digest (moby's `resolveLocal`); the pin needs the registry's
+    // digest, so such an answer is asked again of the registry.
+    if resp.digest.is_empty() && !oci && written.is_empty() {
+        let again = bridge.resolve_image_config(ask("pull".into())).await?;
+        return Ok((again.digest, again.config, None));
+    }
     Ok((resp.digest, resp.config, None))
 }
 

@@ -144,6 +144,8 @@ pub fn frontend_verdict(out: &Outcome) -> Verdict {
     let rest = &text[at + " denied by policy ".len()..];
     let rest = rest.split_once(": ").map(|(_, r)| r).unwrap_or(rest);
     let end = [
+        // The line after the denial: what the policy saw (signatures, facts).
+        " what the policy saw of ",
         "; verified signatures: ",
         "; signatures not accepted: ",
         "; facts: ",
