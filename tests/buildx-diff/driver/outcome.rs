@@ -133,19 +133,21 @@ pub fn frontend_verdict(out: &Outcome) -> Verdict {
         return Verdict::Allow;
     }
     let text = error_text(out);
-    let Some(at) = text.find(" denied by policy ") else {
+    // The first denial's own line: each denied source has one, and what the policy saw of
+    // them follows on lines of their own.
+    let Some(head) = denial_line(out) else {
         return Verdict::Error { text };
     };
-    let source = text[..at]
+    let head = one_line(&head);
+    let at = head.find(" denied by policy ").unwrap_or_default();
+    let source = head[..at]
         .rsplit_once("source ")
         .map(|(_, s)| s)
         .unwrap_or_default();
     let source = source.split(" (").next().unwrap_or(source).to_string();
-    let rest = &text[at + " denied by policy ".len()..];
-    let rest = rest.split_once(": ").map(|(_, r)| r).unwrap_or(rest);
+    let rest = &head[at + " denied by policy ".len()..];
+    let rest = rest.split_once(": ").map(|(_, r)| r).unwrap_or("");
     let end = [
-        // The line after the denial: what the policy saw (signatures, facts).
-        " what the policy saw of ",
         "; verified signatures: ",
         "; signatures not accepted: ",
         "; facts: ",
@@ -159,6 +161,27 @@ pub fn frontend_verdict(out: &Outcome) -> Verdict {
         m => one_line(m),
     };
     Verdict::Deny { source, messages }
+}
+
+/// The first line of the client's output, from its last `ERROR: ` on, that names a denial;
+/// a deny message that spans lines is read up to the next denial or what the policy saw.
+fn denial_line(out: &Outcome) -> Option<String> {
+    let lines: Vec<&str> = out.output.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| l.starts_with("ERROR: "))
+        .unwrap_or(0);
+    let tail = &lines[start..];
+    let i = tail.iter().position(|l| l.contains(" denied by policy "))?;
+    let mut head = tail[i].to_string();
+    for l in &tail[i + 1..] {
+        if l.starts_with("source ") || l.starts_with("what the policy saw of ") {
+            break;
+        }
+        head.push(' ');
+        head.push_str(l);
+    }
+    Some(head)
 }
 
 fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
