@@ -53,18 +53,6 @@ fn knob_build(rig: &Rig, dir: &Path, mode: &str, extra: &[&str]) -> Outcome {
     rig.run_logged("buildctl", &args, &[])
 }
 
-/// The warnings of a `--progress rawjson` build, as text.
-fn client_warnings(raw: &str) -> Vec<String> {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    raw.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .flat_map(|v| v["warnings"].as_array().cloned().unwrap_or_default())
-        .filter_map(|w| b64.decode(w["short"].as_str()?).ok())
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .collect()
-}
-
 /// The digest the registry serves for repo:tag, an index or (the frontend image) a manifest.
 fn manifest_digest(rig: &Rig, repo: &str, tag: &str) -> String {
     use sha2::Digest;
@@ -213,7 +201,10 @@ fn warn_mode_lists_every_fix_of_the_dockerfile_in_one_build() {
     // does not print them; Buildx lists them after "N warnings found").
     let out = knob_build(&rig, dir.path(), "warn", &["--progress", "rawjson"]);
     assert!(out.ok, "warn mode builds: {}", out.output);
-    let shown = client_warnings(&out.output);
+    let shown: Vec<String> = common::warnings(&out.output)
+        .into_iter()
+        .map(|(text, _, _)| text)
+        .collect();
     let fixes = [
         format!(
             "fix: FROM 127.0.0.1:5000/knob/app:v2.0.0@{}",

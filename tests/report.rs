@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Mode, Rig, rig, serial};
+use common::{Mode, Rig, rig, serial, warnings};
 use serde_json::Value;
 use sha2::Digest;
 
@@ -242,30 +242,6 @@ fn each_platform_gets_its_own_summary() {
     assert_eq!(img.images.len(), 2);
     assert!(rig.statements(&img, VSA).is_empty());
     assert!(rig.statements(&img, REPORT).is_empty());
-}
-
-/// Warnings in the progress stream (what `docker buildx build` prints as "N warnings
-/// found"): (text, file, first line).
-fn warnings(raw: &str) -> Vec<(String, String, i64)> {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut out = Vec::new();
-    for line in raw.lines() {
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        for w in v["warnings"].as_array().into_iter().flatten() {
-            let text =
-                String::from_utf8(b64.decode(w["short"].as_str().unwrap()).unwrap()).unwrap();
-            let file = w["sourceInfo"]["filename"]
-                .as_str()
-                .unwrap_or("")
-                .to_string();
-            let line = w["range"][0]["start"]["line"].as_i64().unwrap_or(0);
-            out.push((text, file, line));
-        }
-    }
-    out
 }
 
 fn build_raw(rig: &Rig, dir: &Path, extra: &[&str], push: &str) -> common::Outcome {

@@ -366,3 +366,27 @@ impl Rig {
         format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)))
     }
 }
+
+/// Warnings in the progress stream (what `docker buildx build` prints as "N warnings
+/// found"): (text, file, first line).
+pub fn warnings(raw: &str) -> Vec<(String, String, i64)> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut out = Vec::new();
+    for line in raw.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        for w in v["warnings"].as_array().into_iter().flatten() {
+            let text =
+                String::from_utf8(b64.decode(w["short"].as_str().unwrap()).unwrap()).unwrap();
+            let file = w["sourceInfo"]["filename"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let line = w["range"][0]["start"]["line"].as_i64().unwrap_or(0);
+            out.push((text, file, line));
+        }
+    }
+    out
+}
