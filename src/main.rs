@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match cli::parse(std::env::args_os()) {
         Ok(Invocation::Frontend) => run_frontend(started),
         Ok(Invocation::Info(text)) => {
-            print!("{text}");
+            verified_frontend::log::stdout(&text);
             ExitCode::SUCCESS
         }
         Ok(Invocation::VerifyBundle(args)) => ExitCode::from(cli::bundle::run(&args)),

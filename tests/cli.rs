@@ -65,3 +65,25 @@ fn bad_command_lines_exit_2_naming_the_problem() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// A reader that stops early (`verified-frontend policy builtin | head`): the subcommand
+/// ends quietly, exit 0, where `print!` panicked on the broken pipe.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    for args in [
+        &["policy", "builtin"][..],
+        &["policy", "schema"],
+        &["--help"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_verified-frontend"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use verified_frontend::knob;
 use verified_frontend::policy::load::{FsDir, read_policy};
 use verified_frontend::policy::{PolicySet, PolicySource, input, schema, tester};
 use verified_frontend::proto::pb;
 use verified_frontend::sources::{ImageRef, Source};
+use verified_frontend::{knob, log};
 
 #[derive(Debug, Args)]
 #[command(about = "Develop and test build policies without building (as `docker buildx policy`)")]
@@ -106,13 +106,13 @@ pub fn run(cmd: &PolicyCommand) -> u8 {
         PolicySub::Test(a) => run_test(a),
         PolicySub::Eval(a) => run_eval(a),
         PolicySub::Schema(_) => {
-            print!("{}", schema::COMMITTED);
+            log::stdout(schema::COMMITTED);
             Ok(0)
         }
         PolicySub::Builtin(a) => {
             match a.digest {
-                true => println!("sha256:{}", knob::digest()),
-                false => print!("{}", knob::POLICY),
+                true => log::stdout(&format!("sha256:{}\n", knob::digest())),
+                false => log::stdout(knob::POLICY),
             }
             Ok(0)
         }
@@ -172,10 +172,10 @@ fn run_test(a: &TestArgs) -> Result<u8, String> {
         tester::run_tests(policy, modules, a.run.as_deref()).map_err(|e| e.to_string())?;
     let mut failed = false;
     for r in &results {
-        println!("{}", r.line());
+        log::stdout(&format!("{}\n", r.line()));
         if !r.passed {
             failed = true;
-            print!("{}", r.detail());
+            log::stdout(&r.detail());
         }
     }
     Ok(u8::from(failed))
@@ -198,10 +198,8 @@ fn run_eval(a: &EvalArgs) -> Result<u8, String> {
         if let (None, Some(m)) = (&a.input, doc.as_object_mut()) {
             m.remove("env");
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
-        );
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        log::stdout(&format!("{text}\n"));
         return Ok(0);
     }
     let mut set = PolicySet::compile(vec![load(&a.policy.filename)?]).map_err(|e| e.to_string())?;

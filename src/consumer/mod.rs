@@ -75,7 +75,7 @@ pub fn main(args: &VerifyArgs) -> u8 {
     rt.shutdown_background();
     match outcome {
         Ok(rows) => {
-            print!("{}", table(&rows));
+            crate::log::stdout(&table(&rows));
             let failed = rows.iter().filter(|r| !r.ok).count();
             if failed == 0 {
                 eprintln!("verify: {}: all {} checks passed", args.image, rows.len());
