@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use regorus::unstable::{ArithOp, BinOp, Expr, Literal, Module, Query, Ref, Rule, RuleHead};
 
+use super::ast::{self, Part};
 use super::signatures::{self, Ty, fits};
 
 mod recursion;
@@ -336,36 +337,13 @@ impl Walker<'_> {
 
     fn expr(&mut self, e: &Expr, statement: bool) {
         match e {
-            Expr::String { .. }
-            | Expr::RawString { .. }
-            | Expr::Number { .. }
-            | Expr::Bool { .. }
-            | Expr::Null { .. }
-            | Expr::Var { .. } => {}
-            Expr::Array { .. }
-            | Expr::Set { .. }
-            | Expr::Object { .. }
-            | Expr::ArrayCompr { .. }
-            | Expr::SetCompr { .. }
-            | Expr::ObjectCompr { .. } => self.collection(e),
-            Expr::Call { fcn, params, .. } => {
-                self.call(e, fcn, params, statement);
-                for p in params {
-                    self.expr(p, false);
-                }
-            }
-            Expr::UnaryExpr { expr, .. } => self.expr(expr, false),
-            Expr::RefDot { refr, .. } => self.expr(refr, false),
-            Expr::RefBrack { refr, index, .. } => {
-                self.expr(refr, false);
-                self.expr(index, false);
-            }
+            Expr::Call { fcn, params, .. } => self.call(e, fcn, params, statement),
             Expr::BinExpr { op, lhs, rhs, .. } => {
                 let name = match op {
                     BinOp::Union => "or",
                     BinOp::Intersection => "and",
                 };
-                self.operands(e, name, lhs, rhs);
+                self.types(e, name, &[lhs, rhs]);
             }
             Expr::ArithExpr { op, lhs, rhs, .. } => {
                 let name = match op {
@@ -375,61 +353,16 @@ impl Walker<'_> {
                     ArithOp::Div => "div",
                     ArithOp::Mod => "rem",
                 };
-                self.operands(e, name, lhs, rhs);
-            }
-            Expr::BoolExpr { lhs, rhs, .. } | Expr::AssignExpr { lhs, rhs, .. } => {
-                self.expr(lhs, false);
-                self.expr(rhs, false);
-            }
-            Expr::Membership {
-                key,
-                value,
-                collection,
-                ..
-            } => {
-                if let Some(k) = key {
-                    self.expr(k, false);
-                }
-                self.expr(value, false);
-                self.expr(collection, false);
-            }
-        }
-    }
-
-    /// A collection literal or comprehension.
-    fn collection(&mut self, e: &Expr) {
-        match e {
-            Expr::Array { items, .. } | Expr::Set { items, .. } => {
-                for i in items {
-                    self.expr(i, false);
-                }
-            }
-            Expr::Object { fields, .. } => {
-                for (_, k, v) in fields {
-                    self.expr(k, false);
-                    self.expr(v, false);
-                }
-            }
-            Expr::ArrayCompr { term, query, .. } | Expr::SetCompr { term, query, .. } => {
-                self.expr(term, false);
-                self.query(query);
-            }
-            Expr::ObjectCompr {
-                key, value, query, ..
-            } => {
-                self.expr(key, false);
-                self.expr(value, false);
-                self.query(query);
+                self.types(e, name, &[lhs, rhs]);
             }
             _ => {}
         }
-    }
-
-    /// An infix operator, typed as the builtin it stands for.
-    fn operands(&mut self, at: &Expr, name: &str, lhs: &Expr, rhs: &Expr) {
-        self.types(at, name, &[lhs, rhs]);
-        self.expr(lhs, false);
-        self.expr(rhs, false);
+        for part in ast::parts(e) {
+            match part {
+                Part::Expr(x) => self.expr(x, false),
+                Part::Query(q) => self.query(q),
+            }
+        }
     }
 
     fn call(&mut self, at: &Expr, fcn: &Expr, params: &[Ref<Expr>], statement: bool) {

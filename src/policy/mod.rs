@@ -7,6 +7,7 @@
 //! `check` makes OPA's whole-policy checks; `opa` holds OPA's builtins where regorus differs.
 
 pub mod caps;
+mod ast;
 mod check;
 mod compiled;
 mod extensions;

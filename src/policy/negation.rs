@@ -12,6 +12,8 @@
 use regorus::Engine;
 use regorus::unstable::{BoolOp, Expr, Literal, Query, Rule, RuleHead};
 
+use super::ast::{self, Part};
+
 /// The builtin that is `0` for any defined argument (and, as every call, undefined for an
 /// undefined one).
 pub const DEFINED: &str = "__vf_defined";
@@ -78,7 +80,7 @@ fn range(e: &Expr) -> (usize, usize) {
         // A string's span is its content, without the quotes.
         return ((s.start as usize).saturating_sub(1), s.end as usize + 1);
     }
-    children(e)
+    ast::sub_exprs(e)
         .into_iter()
         .map(range)
         .fold((s.start as usize, s.end as usize), |(a, b), (c, d)| {
@@ -145,50 +147,11 @@ fn query_edits(q: &Query, edits: &mut Vec<Edit>) {
 
 /// Finds the queries inside an expression (comprehensions) and rewrites their negations.
 fn expr_edits(e: &Expr, edits: &mut Vec<Edit>) {
-    match e {
-        Expr::ArrayCompr { term, query, .. } | Expr::SetCompr { term, query, .. } => {
-            expr_edits(term, edits);
-            query_edits(query, edits);
+    for part in ast::parts(e) {
+        match part {
+            Part::Expr(x) => expr_edits(x, edits),
+            Part::Query(q) => query_edits(q, edits),
         }
-        Expr::ObjectCompr {
-            key, value, query, ..
-        } => {
-            expr_edits(key, edits);
-            expr_edits(value, edits);
-            query_edits(query, edits);
-        }
-        _ => {
-            for c in children(e) {
-                expr_edits(c, edits);
-            }
-        }
-    }
-}
-
-/// The direct sub-expressions of `e`, comprehensions' queries aside.
-fn children(e: &Expr) -> Vec<&Expr> {
-    match e {
-        Expr::Array { items, .. } | Expr::Set { items, .. } => items.iter().map(|i| &**i).collect(),
-        Expr::Object { fields, .. } => fields.iter().flat_map(|(_, k, v)| [&**k, &**v]).collect(),
-        Expr::Call { params, .. } => params.iter().map(|p| &**p).collect(),
-        Expr::UnaryExpr { expr, .. } => vec![expr],
-        Expr::RefDot { refr, .. } => vec![refr],
-        Expr::RefBrack { refr, index, .. } => vec![refr, index],
-        Expr::BinExpr { lhs, rhs, .. }
-        | Expr::BoolExpr { lhs, rhs, .. }
-        | Expr::ArithExpr { lhs, rhs, .. }
-        | Expr::AssignExpr { lhs, rhs, .. } => vec![lhs, rhs],
-        Expr::Membership {
-            key,
-            value,
-            collection,
-            ..
-        } => key
-            .iter()
-            .map(|k| &**k)
-            .chain([&**value, &**collection])
-            .collect(),
-        _ => vec![],
     }
 }
 
@@ -226,7 +189,7 @@ fn moved_terms(e: &Expr) -> Vec<&Expr> {
         Expr::BoolExpr { .. }
         | Expr::ArithExpr { .. }
         | Expr::BinExpr { .. }
-        | Expr::Membership { .. } => children(e).into_iter().flat_map(operand).collect(),
+        | Expr::Membership { .. } => ast::sub_exprs(e).into_iter().flat_map(operand).collect(),
         _ => vec![],
     }
 }
@@ -244,7 +207,7 @@ fn operand(e: &Expr) -> Vec<&Expr> {
         | Expr::Membership { .. } => vec![e],
         Expr::Var { span, .. } if span.text() != "_" => vec![e],
         Expr::Array { .. } | Expr::Set { .. } | Expr::Object { .. } => {
-            children(e).into_iter().flat_map(operand).collect()
+            ast::sub_exprs(e).into_iter().flat_map(operand).collect()
         }
         _ => vec![],
     }
@@ -254,7 +217,7 @@ fn has_wildcard(e: &Expr) -> bool {
     match e {
         Expr::Var { span, .. } => span.text() == "_",
         Expr::ArrayCompr { .. } | Expr::SetCompr { .. } | Expr::ObjectCompr { .. } => false,
-        _ => children(e).into_iter().any(has_wildcard),
+        _ => ast::sub_exprs(e).into_iter().any(has_wildcard),
     }
 }
 

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use regorus::unstable::{AssignOp, Expr, Literal, Module, Query, Ref, Rule, RuleHead};
 
 use super::{Problem, imports, package_path, ref_path};
+use crate::policy::ast::{self, Part};
 
 /// Every rule path with where it is defined and the rule paths it depends on.
 #[derive(Default)]
@@ -48,15 +49,7 @@ pub fn check(modules: &[Ref<Module>], rules: &BTreeSet<String>) -> Vec<Problem> 
 }
 
 fn rule_path(package: &str, rule: &Rule) -> Option<String> {
-    let refr = match rule {
-        Rule::Spec { head, .. } => match head {
-            RuleHead::Compr { refr, .. }
-            | RuleHead::Set { refr, .. }
-            | RuleHead::Func { refr, .. } => refr,
-        },
-        Rule::Default { refr, .. } => refr,
-    };
-    let (path, _) = ref_path(refr)?;
+    let (path, _) = ref_path(ast::head_ref(rule))?;
     Some(format!("{package}.{}", path.join(".")))
 }
 
@@ -227,67 +220,19 @@ fn query(q: &Query, f: &mut Visitor<'_>) {
 fn visit(e: &Expr, f: &mut Visitor<'_>) {
     f(Seen::Expr(e));
     match e {
-        Expr::String { .. }
-        | Expr::RawString { .. }
-        | Expr::Number { .. }
-        | Expr::Bool { .. }
-        | Expr::Null { .. }
-        | Expr::Var { .. } => {}
-        Expr::Array { items, .. } | Expr::Set { items, .. } => {
-            for i in items {
-                visit(i, f);
-            }
-        }
-        Expr::Object { fields, .. } => {
-            for (_, k, v) in fields {
-                visit(k, f);
-                visit(v, f);
-            }
-        }
-        Expr::ArrayCompr { term, query: q, .. } | Expr::SetCompr { term, query: q, .. } => {
-            visit(term, f);
-            query(q, f);
-        }
-        Expr::ObjectCompr {
-            key,
-            value,
-            query: q,
-            ..
-        } => {
-            visit(key, f);
-            visit(value, f);
-            query(q, f);
-        }
-        Expr::Call { params, .. } => {
-            for p in params {
-                visit(p, f);
-            }
-        }
-        Expr::UnaryExpr { expr, .. } => visit(expr, f),
         // The reference itself was given to `f`; only an index is another expression.
         Expr::RefDot { refr, .. } => visit_ref_base(refr, f),
         Expr::RefBrack { refr, index, .. } => {
             visit_ref_base(refr, f);
             visit(index, f);
         }
-        Expr::BinExpr { lhs, rhs, .. }
-        | Expr::BoolExpr { lhs, rhs, .. }
-        | Expr::ArithExpr { lhs, rhs, .. }
-        | Expr::AssignExpr { lhs, rhs, .. } => {
-            visit(lhs, f);
-            visit(rhs, f);
-        }
-        Expr::Membership {
-            key,
-            value,
-            collection,
-            ..
-        } => {
-            if let Some(k) = key {
-                visit(k, f);
+        _ => {
+            for part in ast::parts(e) {
+                match part {
+                    Part::Expr(x) => visit(x, f),
+                    Part::Query(q) => query(q, f),
+                }
             }
-            visit(value, f);
-            visit(collection, f);
         }
     }
 }
