@@ -396,6 +396,199 @@ fn the_frontend_image_follows_the_same_rules() {
     assert!(out.ok, "{}", out.output);
     let out = syntax_build("127.0.0.1:5000/verified-frontend:latest");
     assert!(!out.ok, "{}", out.output);
-    let fix = format!("fix: FROM 127.0.0.1:5000/verified-frontend:latest@{digest}");
+    // The line to change is the syntax directive, not a FROM.
+    let fix = format!("fix: # syntax=127.0.0.1:5000/verified-frontend:latest@{digest}");
     assert!(out.output.contains(&fix), "want {fix}\n{}", out.output);
+}
+
+/// The settings' `downloads`: an unpinned download with a Sigstore bundle beside the
+/// Dockerfile (scripts/fixtures-knob.sh: SLSA provenance of hello.txt, signed as
+/// docker/github-builder signs github.com/knob/app) builds when the settings name it with
+/// its repository, and is denied with its fix line for another repository.
+#[test]
+fn a_download_the_settings_name_with_its_signed_bundle_builds() {
+    let _serial = serial();
+    let rig = rig();
+    let dir = case(&rig, &sources_dockerfile(true, false));
+    let rig_dir = std::path::PathBuf::from(std::env::var("VF_RIG").expect("VF_RIG"));
+    std::fs::copy(
+        rig_dir.join("knob/hello.sigstore.json"),
+        dir.path().join("hello.sigstore.json"),
+    )
+    .expect("scripts/fixtures-knob.sh made the bundle");
+    let settings = |repo: &str| {
+        format!(
+            r#"{{"downloads": [{{"url": "http://127.0.0.1:8777/hello.txt", "bundle": "hello.sigstore.json", "repo": "{repo}"}}]}}"#
+        )
+    };
+    std::fs::write(
+        dir.path().join("Dockerfile.verified.json"),
+        settings("knob/app"),
+    )
+    .unwrap();
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(out.ok, "{}", out.output);
+    let hello = source(&out.report(), "hello.txt").clone();
+    assert_eq!(hello["decision"], "allow", "{hello}");
+    assert_eq!(hello["policy"], BUILTIN, "{hello}");
+    // The same bundle does not show a build of another repository.
+    std::fs::write(
+        dir.path().join("Dockerfile.verified.json"),
+        settings("knob/other"),
+    )
+    .unwrap();
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(!out.ok, "{}", out.output);
+    let fix = format!("fix: ADD --checksum={HELLO_SHA256} http://127.0.0.1:8777/hello.txt");
+    assert!(out.output.contains(&fix), "want {fix}\n{}", out.output);
+}
+
+/// The build's trusted root (the rig's) naming scripts/fixtures-knob.sh's throwaway DHI key
+/// ($VF_RIG/dhi/dhi.pub) in place of Docker's.
+fn trust_dhi_key(dir: &Path, rig: &Rig) {
+    let rig_dir = std::path::PathBuf::from(std::env::var("VF_RIG").expect("VF_RIG"));
+    let pem = std::fs::read_to_string(rig_dir.join("dhi/dhi.pub"))
+        .expect("scripts/fixtures-knob.sh made the DHI key");
+    let mut root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rig.trusted_root()).unwrap()).unwrap();
+    root["verifiedFrontendDhiKeys"] = serde_json::json!([pem]);
+    std::fs::write(
+        dir.join("trusted_root.json"),
+        serde_json::to_vec(&root).unwrap(),
+    )
+    .unwrap();
+}
+
+/// A Docker Hardened Image through BuildKit v0.34.2: DHI-shaped (scripts/fixtures-knob.sh:
+/// index titled dhi/…, build ids, the SLSA provenance a referrer of the image manifest),
+/// that referrer signed with the DHI key the build's root names. BuildKit's attestation
+/// chain would carry it, but the frontend cannot safely ask for the chain of an index that
+/// lists no attestation manifest (docs/knob.md), so no signature is read: the knob denies it
+/// with the fix line and says why, and by digest it builds. The BuildKit image it was made
+/// from, whose own attestation manifest the DHI key signed, is no DHI: that signature does
+/// not count either.
+#[test]
+fn a_hardened_image_is_denied_with_the_fix_line_and_why_and_builds_by_digest() {
+    let _serial = serial();
+    let rig = rig();
+    let fix = |repo: &str, tag: &str| {
+        format!(
+            "fix: FROM 127.0.0.1:5000/{repo}:{tag}@{} (name it by digest)",
+            rig.digest_of(repo, tag)
+        )
+    };
+    let dir = case(&rig, "FROM 127.0.0.1:5000/knob/dhi:3.13\n");
+    trust_dhi_key(dir.path(), &rig);
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(!out.ok, "{}", out.output);
+    let err = out.error();
+    let want = fix("knob/dhi", "3.13");
+    assert!(err.contains(&want), "want {want}\n{err}");
+    let why = "it has no attestation manifest in an image index, so no signature was read (a Docker Hardened Image's";
+    assert!(err.contains(why), "want {why}\n{err}");
+
+    let digest = rig.digest_of("knob/dhi", "3.13");
+    let dir = case(
+        &rig,
+        &format!("FROM 127.0.0.1:5000/knob/dhi:3.13@{digest}\n"),
+    );
+    trust_dhi_key(dir.path(), &rig);
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(out.ok, "{}", out.output);
+
+    let dir = case(&rig, "FROM 127.0.0.1:5000/knob/dhi:build-3.13\n");
+    trust_dhi_key(dir.path(), &rig);
+    let out = knob_build(&rig, dir.path(), "enforce", &[]);
+    assert!(!out.ok, "{}", out.output);
+    let want = fix("knob/dhi", "build-3.13");
+    assert!(out.output.contains(&want), "want {want}\n{}", out.output);
+    assert!(
+        out.output.contains("it carries no verified signature"),
+        "{}",
+        out.output
+    );
+}
+
+/// What BuildKit's attestation chain holds for the DHI-shaped fixture (policy-helpers'
+/// `ResolveSignatureChain` over the registry, as BuildKit reads it: the index, the image
+/// manifest's SLSA referrer, its signature manifest, the payload and the statement),
+/// assembled from the registry, verifies as Buildx describes a DHI signature: logged in the
+/// kit's Rekor, signed with the DHI key the root names; under Docker's key it does not.
+#[test]
+fn the_chain_buildkit_holds_for_a_hardened_image_verifies_as_buildx_describes_it() {
+    use verified_frontend::proto::gw;
+    use verified_frontend::verify::chain::add_blob;
+    use verified_frontend::verify::image::ImageVerifier;
+    use verified_frontend::verify::trust::SigstoreRoot;
+
+    let rig = rig();
+    let json = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).unwrap();
+    let referrers = |digest: &str| {
+        let tag = digest.replace(':', "-");
+        let index = json(&rig.get(&format!("knob/dhi/manifests/{tag}"), common::OCI_INDEX));
+        index["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut chain = gw::AttestationChain::default();
+    let index = rig.get("knob/dhi/manifests/3.13", common::OCI_INDEX);
+    chain.image_manifest = json(&index)["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    chain.root = add_blob(&mut chain, index);
+    let referrer = referrers(&chain.image_manifest);
+    let att = rig.get(
+        &format!("knob/dhi/manifests/{referrer}"),
+        common::OCI_MANIFEST,
+    );
+    let statement = json(&att)["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    chain.attestation_manifest = add_blob(&mut chain, att);
+    let signature = referrers(&chain.attestation_manifest);
+    let sig = rig.get(
+        &format!("knob/dhi/manifests/{signature}"),
+        common::OCI_MANIFEST,
+    );
+    let payload = json(&sig)["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sig = add_blob(&mut chain, sig);
+    chain.signature_manifests.push(sig);
+    for blob in [payload, statement] {
+        add_blob(
+            &mut chain,
+            rig.get(&format!("knob/dhi/blobs/{blob}"), "*/*"),
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    trust_dhi_key(dir.path(), &rig);
+    let root = std::fs::read_to_string(dir.path().join("trusted_root.json")).unwrap();
+    let roots = vec![SigstoreRoot::from_json("trusted_root.json", &root).unwrap()];
+    let got = ImageVerifier::new(roots).check(&chain).unwrap();
+    assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+    let sig = &got.signatures[0];
+    assert_eq!(sig["kind"], "docker-hardened-image", "{sig}");
+    assert_eq!(sig["type"], "simplesigning-v1", "{sig}");
+    assert_eq!(sig["dockerReference"], "127.0.0.1:5000/knob/dhi", "{sig}");
+    assert_eq!(sig["isDHI"], true, "{sig}");
+    assert!(sig.get("signer").is_none(), "{sig}");
+    let ts = sig["timestamps"].as_array().unwrap();
+    assert_eq!(ts.len(), 1, "{sig}");
+    assert_eq!(ts[0]["type"], "Tlog", "{sig}");
+    assert_eq!(ts[0]["uri"], "https://rekor.sigkit.test", "{sig}");
+
+    let got = ImageVerifier::new(SigstoreRoot::embedded().unwrap())
+        .check(&chain)
+        .unwrap();
+    assert!(got.signatures.is_empty(), "{got:?}");
+    assert!(
+        got.rejected[0].contains("not signed by the Docker Hardened Images key"),
+        "{got:?}"
+    );
 }

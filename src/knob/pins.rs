@@ -9,12 +9,19 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::sources::ImageRef;
+
 /// The Dockerfile's own pins, as the built-in policy reads them (`pins.json`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WrittenPins {
     /// URL as written → the checksum written for it.
     pub http: BTreeMap<String, String>,
     pub git: Vec<GitPin>,
+    /// The repository of the `# syntax=` image, normalized as `input.image.fullRepo`: a
+    /// denial of that image must say which line to change, and the input does not tell a
+    /// frontend image from a `FROM` one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syntax: Option<String>,
 }
 
 /// A git source written with `ADD --checksum=<commit>`.
@@ -40,6 +47,9 @@ impl WrittenPins {
         out.git
             .sort_by(|a, b| (&a.remote, &a.checksum).cmp(&(&b.remote, &b.checksum)));
         out.git.dedup();
+        out.syntax = directive(dockerfile, "syntax")
+            .and_then(|s| ImageRef::normalize(s).ok())
+            .map(|r| r.name);
         out
     }
 
@@ -65,24 +75,27 @@ impl WrittenPins {
 
 /// The escape character a `# escape=` parser directive sets (`\` by default).
 fn escape_char(text: &str) -> char {
+    match directive(text, "escape") {
+        Some("`") => '`',
+        _ => '\\',
+    }
+}
+
+/// The value of parser directive `name` (`# name=value`), read as BuildKit does: only in
+/// the comment lines that open the file, up to the first one that is not a directive.
+fn directive<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     for line in text.lines() {
-        let l = line.trim();
-        let Some(directive) = l.strip_prefix('#') else {
-            break;
-        };
-        let d = directive.trim();
-        if let Some(v) = d
-            .strip_prefix("escape")
-            .map(str::trim_start)
-            .and_then(|r| r.strip_prefix('='))
-        {
-            return if v.trim() == "`" { '`' } else { '\\' };
+        let d = line.trim().strip_prefix('#')?.trim();
+        let (key, value) = d.split_once('=')?;
+        let key = key.trim();
+        if key.is_empty() || !key.bytes().all(|c| c.is_ascii_alphanumeric()) {
+            return None;
         }
-        if !d.contains('=') {
-            break;
+        if key.eq_ignore_ascii_case(name) {
+            return Some(value.trim()).filter(|v| !v.is_empty());
         }
     }
-    '\\'
+    None
 }
 
 /// Instructions joined across their line continuations, comments dropped.
@@ -164,6 +177,30 @@ mod tests {
             "ADD --checksum= https://h/f /f\n",
         ] {
             assert_eq!(WrittenPins::scan(df), WrittenPins::default(), "{df}");
+        }
+    }
+
+    #[test]
+    fn names_the_repository_of_the_syntax_directive() {
+        let df = "# check=skip=all\n#Syntax = 127.0.0.1:5000/vf:latest\nFROM a\n";
+        assert_eq!(
+            WrittenPins::scan(df).syntax.as_deref(),
+            Some("127.0.0.1:5000/vf")
+        );
+        let df = format!(
+            "# syntax=docker/dockerfile:1.20@sha256:{}\nFROM a\n",
+            "ab".repeat(32)
+        );
+        assert_eq!(
+            WrittenPins::scan(&df).syntax.as_deref(),
+            Some("docker.io/docker/dockerfile")
+        );
+        // A directive after the first comment or instruction is only a comment.
+        for df in [
+            "FROM a\n# syntax=x/y\n",
+            "# a comment\n# syntax=x/y\nFROM a\n",
+        ] {
+            assert_eq!(WrittenPins::scan(df).syntax, None, "{df}");
         }
     }
 

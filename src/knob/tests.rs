@@ -63,3 +63,41 @@ fn deciding_a_git_source_fetches_what_the_fix_line_names() {
     let f = fetches(&mut models, "git", &mut doc_of).unwrap();
     assert!(f.primary.git, "{:?}", f.primary);
 }
+
+/// A denied `# syntax=` image is fixed on that line, not with a `FROM`: the frontend tells
+/// the policy which repository the directive names (pins.json), as the input cannot.
+#[test]
+fn the_fix_of_the_syntax_image_names_the_syntax_line() {
+    let pins = WrittenPins::scan("# syntax=127.0.0.1:5000/vf:latest\nFROM 127.0.0.1:5000/app:1\n");
+    let policy = source(&pins, &Settings::default(), BTreeMap::new()).unwrap();
+    let tests = r#"package docker
+
+img(repo, tag) := {"host": "127.0.0.1:5000", "fullRepo": concat("/", ["127.0.0.1:5000", repo]), "repo": concat("/", ["127.0.0.1:5000", repo]), "tag": tag, "checksum": "sha256:ab", "platform": "linux/amd64"}
+
+case_syntax := {"image": img("vf", "latest")}
+
+case_from := {"image": img("app", "1")}
+
+test_the_syntax_image if {
+	msgs := decision.deny_msg with input as data.docker.case_syntax
+	some m in msgs
+	startswith(m, "fix: # syntax=127.0.0.1:5000/vf:latest@sha256:ab (name it by digest)")
+}
+
+test_a_from_image if {
+	msgs := decision.deny_msg with input as data.docker.case_from
+	some m in msgs
+	startswith(m, "fix: FROM 127.0.0.1:5000/app:1@sha256:ab (name it by digest)")
+}
+"#;
+    let results = tester::run_tests(
+        policy,
+        vec![("syntax_test.rego".into(), tests.into())],
+        None,
+    )
+    .unwrap();
+    assert_eq!(results.len(), 2);
+    for r in &results {
+        assert!(r.passed, "{}\n{}", r.line(), r.detail());
+    }
+}

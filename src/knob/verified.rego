@@ -6,7 +6,8 @@
 # The frontend hands it two files, both optional here (a missing one counts as empty):
 #   settings.json  the validated settings file beside the Dockerfile (Dockerfile.verified.json)
 #   pins.json      what the Dockerfile itself pins: {"http": {url: checksum},
-#                  "git": [{"remote": ..., "checksum": ...}]} (ADD --checksum lines)
+#                  "git": [{"remote": ..., "checksum": ...}]} (ADD --checksum lines), and
+#                  "syntax": the repository its `# syntax=` line names, if any
 package docker
 
 default allow := false
@@ -123,15 +124,25 @@ image_hint := sprintf("or have docker/github-builder sign its release from %s", 
 	count(wanted) > 0
 } else := sprintf("no GitHub repository maps to %s: name one under \"repositories\" in the settings file", [input.image.fullRepo])
 
+# What the image carries. Without an attestation manifest in its index no signature is read
+# at all (see docs/knob.md, Docker Hardened Images).
 image_found := sprintf("its verified signatures: %s", [concat(", ", found)]) if {
 	found := [f | some sig in input.image.signatures; f := sprintf("%s@%s (%s)", [object.get(sig, ["signer", "sourceRepositoryURI"], "-"), object.get(sig, ["signer", "sourceRepositoryRef"], "-"), sig.kind])]
 	count(found) > 0
-} else := "it carries no verified signature"
+} else := "it carries no verified signature" if {
+	input.image.hasProvenance
+} else := "it carries no verified signature: it has no attestation manifest in an image index, so no signature was read (a Docker Hardened Image's signed attestation is a referrer of its image manifest, which the frontend cannot safely ask BuildKit v0.34.2 for: name it by digest)"
+
+# The line the fix names: the `# syntax=` directive for the frontend image it names (the
+# frontend tells it in pins.json; the input itself does not say), else FROM.
+image_line := "# syntax=" if {
+	pins.syntax == input.image.fullRepo
+} else := "FROM "
 
 deny_msg contains msg if {
 	input.image
 	not allow
-	msg := concat("; ", [sprintf("fix: FROM %s (name it by digest)", [image_pinned]), image_hint, image_found])
+	msg := concat("; ", [sprintf("fix: %s%s (name it by digest)", [image_line, image_pinned]), image_hint, image_found])
 }
 
 # ---- git ----------------------------------------------------------------------------------

@@ -166,6 +166,12 @@ test_hardened_image_signature if {
 	allowed with input as data.docker.case_hardened_image_signature
 }
 
+case_image_without_an_attestation_manifest_says_none_was_read := {"image": object.remove(hub("acme/dhi-python", "3.13", []), ["hasProvenance", "signatures"])}
+
+test_image_without_an_attestation_manifest_says_none_was_read if {
+	denied_with("it has no attestation manifest in an image index, so no signature was read (a Docker Hardened Image's") with input as data.docker.case_image_without_an_attestation_manifest_says_none_was_read
+}
+
 case_unknown_digest_still_says_how := {"image": object.remove(hub("library/alpine", "3.20", []), ["checksum"])}
 
 test_unknown_digest_still_says_how if {

@@ -3,9 +3,13 @@
 //! is the image's attestation manifest, which must name the platform manifest being built
 //! (its `subject`) and carry SLSA provenance whose statement names it too (`binding`); the
 //! signature is a Sigstore v0.3 bundle in an OCI 1.1 referrer of that attestation manifest,
-//! or cosign's legacy simplesigning signature in one (`verify::legacy`).
+//! or cosign's legacy simplesigning signature in one (`verify::legacy`). A Docker Hardened
+//! Image's attestation is a referrer of the image manifest instead, signed by Docker's DHI
+//! key (`verify::dhi`).
 
 mod binding;
+#[cfg(test)]
+mod dhi_tests;
 #[cfg(test)]
 mod legacy_tests;
 
@@ -124,9 +128,17 @@ impl ImageVerifier {
         };
         self.verifications += 1;
         let verdict = match format {
+            binding::Format::Legacy(layer) if att.dhi => {
+                crate::verify::dhi::verify(chain, &layer, &self.roots)?
+            }
             binding::Format::Legacy(layer) => {
                 crate::verify::legacy::verify(chain, &layer, &self.roots)?
             }
+            // policy-helpers verifies a DHI's signatures with the DHI key only, which signs
+            // cosign signatures; a bundle there is not one.
+            binding::Format::Bundle(_) if att.dhi => Err(
+                "is a Sigstore bundle, but a Docker Hardened Image's signature is a cosign signature by the DHI key".to_string(),
+            ),
             binding::Format::Bundle(layer) => {
                 let bundle = blob(chain, layer.digest().as_ref())?;
                 let hex = att.digest.strip_prefix("sha256:").unwrap_or(&att.digest);

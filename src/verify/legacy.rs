@@ -70,6 +70,26 @@ fn check(
     attestation_manifest: &str,
     roots: &[SigstoreRoot],
 ) -> Result<Value, String> {
+    let reference = signed_payload(payload, attestation_manifest)?;
+    let hex = sha256_hex(payload_digest)?;
+    let bundle = signature(annotations)
+        .and_then(|_| certificate(annotations))
+        .and_then(|material| hashedrekord_bundle(hex, annotations, material))
+        .map_err(|e| format!("is not a verifiable cosign signature: {e}"))?;
+    let mut sig = verified_signature(&bundle, hex, roots, SIGNATURE_TYPE)
+        .map_err(|e| format!("does not verify: {e}"))?;
+    if let Some(reference) = reference {
+        sig["dockerReference"] = json!(reference);
+    }
+    Ok(sig)
+}
+
+/// What a simplesigning payload must be, as policy-helpers checks it: a cosign image
+/// signature of the attestation manifest. Its docker reference, when it names one.
+pub(crate) fn signed_payload(
+    payload: &[u8],
+    attestation_manifest: &str,
+) -> Result<Option<String>, String> {
     let p: Value = serde_json::from_slice(payload)
         .map_err(|e| format!("is not a cosign image signature: its payload is not JSON: {e}"))?;
     let critical = &p["critical"];
@@ -85,23 +105,33 @@ fn check(
     if kind != PAYLOAD_TYPE {
         return Err(format!("has payload type {kind:?}, not {PAYLOAD_TYPE:?}"));
     }
-    let hex = payload_digest
-        .strip_prefix("sha256:")
-        .ok_or_else(|| format!("has payload digest {payload_digest}, not a sha256 one"))?;
-    let bundle = hashedrekord_bundle(hex, annotations)
-        .map_err(|e| format!("is not a verifiable cosign signature: {e}"))?;
-    let mut sig = verified_signature(&bundle, hex, roots, SIGNATURE_TYPE)
-        .map_err(|e| format!("does not verify: {e}"))?;
-    if let Some(reference) = critical["identity"]["docker-reference"]
+    Ok(critical["identity"]["docker-reference"]
         .as_str()
         .filter(|r| !r.is_empty())
-    {
-        sig["dockerReference"] = json!(reference);
-    }
-    Ok(sig)
+        .map(str::to_string))
 }
 
-fn annotation<'a>(annotations: &'a HashMap<String, String>, key: &str) -> Result<&'a str, String> {
+pub(crate) fn sha256_hex(payload_digest: &str) -> Result<&str, String> {
+    payload_digest
+        .strip_prefix("sha256:")
+        .ok_or_else(|| format!("has payload digest {payload_digest}, not a sha256 one"))
+}
+
+/// The bundle's verification material for the Fulcio leaf of the annotations (the leaf
+/// only: policy-helpers ignores the chain annotation too).
+fn certificate(annotations: &HashMap<String, String>) -> Result<Value, String> {
+    let certificate = DerCertificate::from_pem(annotation(annotations, ANNOTATION_CERTIFICATE)?)
+        .map_err(|e| format!("{ANNOTATION_CERTIFICATE}: {e}"))?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    Ok(
+        json!({"x509CertificateChain": {"certificates": [{"rawBytes": b64.encode(certificate.as_bytes())}]}}),
+    )
+}
+
+pub(crate) fn annotation<'a>(
+    annotations: &'a HashMap<String, String>,
+    key: &str,
+) -> Result<&'a str, String> {
     annotations
         .get(key)
         .map(String::as_str)
@@ -115,18 +145,23 @@ fn int(v: &Value) -> Option<i64> {
     v.as_i64().or_else(|| v.as_str()?.parse().ok())
 }
 
-/// The Sigstore v0.1 bundle equivalent to the layer's annotations: what policy-helpers'
-/// `hashedRecordSignedEntity` gives sigstore-go.
-fn hashedrekord_bundle(
+/// The signature over the payload the layer's annotations carry.
+pub(crate) fn signature(annotations: &HashMap<String, String>) -> Result<Vec<u8>, String> {
+    base64::engine::general_purpose::STANDARD
+        .decode(annotation(annotations, ANNOTATION_SIGNATURE)?)
+        .map_err(|e| format!("{ANNOTATION_SIGNATURE} is not base64: {e}"))
+}
+
+/// The Sigstore v0.1 bundle equivalent to the layer's annotations, with `material` (the
+/// certificate, or a key-signed signature's public key hint) as its verification material:
+/// what policy-helpers' `hashedRecordSignedEntity` gives sigstore-go.
+pub(crate) fn hashedrekord_bundle(
     payload_sha256: &str,
     annotations: &HashMap<String, String>,
+    mut material: Value,
 ) -> Result<Bundle, String> {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let signature = b64
-        .decode(annotation(annotations, ANNOTATION_SIGNATURE)?)
-        .map_err(|e| format!("{ANNOTATION_SIGNATURE} is not base64: {e}"))?;
-    let certificate = DerCertificate::from_pem(annotation(annotations, ANNOTATION_CERTIFICATE)?)
-        .map_err(|e| format!("{ANNOTATION_CERTIFICATE}: {e}"))?;
+    let signature = signature(annotations)?;
 
     // cosign's `{"SignedEntryTimestamp", "Payload": {body, integratedTime, logIndex, logID}}`;
     // like policy-helpers, top-level logID/integratedTime/logIndex win when present.
@@ -160,20 +195,17 @@ fn hashedrekord_bundle(
         .ok_or_else(|| format!("{ANNOTATION_BUNDLE} has no logIndex"))?;
     let digest = hex::decode(payload_sha256).map_err(|e| format!("payload digest: {e}"))?;
 
-    let bundle = json!({
-        "mediaType": BUNDLE_V01,
-        "verificationMaterial": {
-            // The leaf only: policy-helpers ignores the chain annotation too.
-            "x509CertificateChain": {"certificates": [{"rawBytes": b64.encode(certificate.as_bytes())}]},
-            "tlogEntries": [{
+    material["tlogEntries"] = json!([{
                 "logIndex": log_index.to_string(),
                 "logId": {"keyId": b64.encode(&log_id)},
                 "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
                 "integratedTime": integrated_time.to_string(),
                 "inclusionPromise": {"signedEntryTimestamp": b64.encode(&set)},
                 "canonicalizedBody": b64.encode(&body),
-            }],
-        },
+    }]);
+    let bundle = json!({
+        "mediaType": BUNDLE_V01,
+        "verificationMaterial": material,
         "messageSignature": {
             "messageDigest": {"algorithm": "SHA2_256", "digest": b64.encode(&digest)},
             "signature": b64.encode(&signature),

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod chain;
+pub mod dhi;
 pub mod git;
 pub mod image;
 pub mod legacy;

@@ -6,8 +6,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use sigstore_trust_root::{SigstoreInstance, TrustedRoot};
-use sigstore_types::{Bundle, Sha256Hash};
-use sigstore_verify::{VerificationPolicy, VerificationResult, Verifier};
+use sigstore_types::{Bundle, DerPublicKey, Sha256Hash};
+use sigstore_verify::{
+    PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult, Verifier,
+};
+
+/// The field of a build's own trusted root naming the keys Docker Hardened Image
+/// signatures are checked against instead of Docker's (PEM public keys): how the test rig
+/// signs DHI-shaped images with a throwaway key. A root that replaces Sigstore's trust
+/// anchors may replace Docker's too; the attestations record the root by sha256.
+pub const DHI_KEYS_FIELD: &str = "verifiedFrontendDhiKeys";
 
 /// The trusted root: the given file, or the embedded public-good (or staging) root.
 pub fn trusted_root(file: Option<&Path>, staging: bool) -> Result<TrustedRoot, String> {
@@ -39,6 +47,8 @@ pub struct SigstoreRoot {
     /// GitHub's instance has no public log and no CT log: its bundles prove their time
     /// with TSA timestamps only.
     timestamps_only: bool,
+    /// DHI keys the root names (`DHI_KEYS_FIELD`); none: Docker's (`verify::dhi`).
+    pub dhi_keys: Vec<DerPublicKey>,
 }
 
 impl SigstoreRoot {
@@ -67,6 +77,7 @@ impl SigstoreRoot {
             tlog_urls,
             tsa_uri,
             timestamps_only: false,
+            dhi_keys: dhi_keys(name, &raw[DHI_KEYS_FIELD])?,
         })
     }
 
@@ -103,6 +114,25 @@ impl SigstoreRoot {
             .map_err(|e| e.to_string())
     }
 
+    /// Verifies a key-signed bundle (no certificate) over an artifact digest with `key`,
+    /// its transparency-log entries against this root's logs.
+    pub fn verify_with_key(
+        &self,
+        bundle: &Bundle,
+        digest: Sha256Hash,
+        key: &DerPublicKey,
+    ) -> Result<VerificationResult, String> {
+        let verifier =
+            Verifier::new(&self.root).map_err(|e| format!("trusted root {}: {e}", self.name))?;
+        verifier
+            .verify(
+                digest,
+                bundle,
+                &PublicKeyVerificationPolicy::new(key.clone()),
+            )
+            .map_err(|e| e.to_string())
+    }
+
     /// The base URL of the transparency log with key id `key_id` (base64), `""` if unknown.
     pub fn tlog_url(&self, key_id: &str) -> &str {
         self.tlog_urls.get(key_id).map_or("", String::as_str)
@@ -112,4 +142,22 @@ impl SigstoreRoot {
     pub fn tsa_uri(&self) -> &str {
         &self.tsa_uri
     }
+}
+
+/// The DHI keys a trusted root names, if any: an array of PEM public keys.
+fn dhi_keys(name: &str, field: &serde_json::Value) -> Result<Vec<DerPublicKey>, String> {
+    if field.is_null() {
+        return Ok(Vec::new());
+    }
+    let bad = |i: usize, why: String| format!("{name}: {DHI_KEYS_FIELD}[{i}]: {why}");
+    let keys = field
+        .as_array()
+        .ok_or_else(|| format!("{name}: {DHI_KEYS_FIELD} is not an array of PEM public keys"))?;
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let pem = k.as_str().ok_or_else(|| bad(i, "not a string".into()))?;
+            DerPublicKey::from_pem(pem).map_err(|e| bad(i, e.to_string()))
+        })
+        .collect()
 }

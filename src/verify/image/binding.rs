@@ -22,9 +22,13 @@ pub struct Attestation {
     pub digest: String,
     /// The index's descriptor of the platform image manifest.
     pub image: Descriptor,
-    /// The index's descriptor of the attestation manifest; its size is the blob's.
+    /// The index's descriptor of the attestation manifest (a DHI's: one made from the
+    /// blob, as the index does not list it); its size is the blob's.
     pub descriptor: Descriptor,
     pub manifest: ImageManifest,
+    /// A Docker Hardened Image's chain (`verify::dhi`): the attestation manifest is a
+    /// referrer of the image manifest, and its signatures are by the DHI key.
+    pub dhi: bool,
 }
 
 /// Why no signature over the attestation manifest can vouch for the image. Worded to follow
@@ -61,6 +65,8 @@ pub enum Unbound {
         "names SLSA provenance {layer}, whose statement's subject does not name the image manifest {image}"
     )]
     StatementSubject { layer: String, image: String },
+    #[error("{0}")]
+    NotDhiReferrer(String),
 }
 
 /// Why one signature manifest cannot be a signature of the attestation manifest. Worded to
@@ -106,7 +112,8 @@ fn is_attestation_of(d: &Descriptor, image: &str) -> bool {
 /// The attestation manifest and where the root index places it. The index is the pinned
 /// digest, so it must list the attestation manifest as the attestation of exactly the image
 /// manifest being built (as BuildKit stores it), and list that image manifest; anything
-/// else is a chain that does not hold together, an error.
+/// else is a chain that does not hold together, an error. A Docker Hardened Image's index
+/// lists no attestation manifest: its referrer stands for it, by its own digest and size.
 pub fn attestation(chain: &gw::AttestationChain) -> Result<Attestation, String> {
     let (att, image) = (&chain.attestation_manifest, &chain.image_manifest);
     if chain.root.is_empty() || !chain.blobs.contains_key(&chain.root) {
@@ -118,8 +125,46 @@ pub fn attestation(chain: &gw::AttestationChain) -> Result<Attestation, String> 
         "image index",
         &chain.root,
     )?;
-    let listed =
-        |d: &&Descriptor| d.digest().as_ref() == att.as_str() && is_attestation_of(d, image);
+    let dhi = crate::verify::dhi::is_dhi_index(&index);
+    let data = blob(chain, att)?;
+    let manifest: ImageManifest = parse(data, "attestation manifest", "image manifest", att)?;
+    let descriptor = if dhi {
+        let media = manifest
+            .media_type()
+            .clone()
+            .unwrap_or(MediaType::ImageManifest);
+        Descriptor::new(media, data.len() as u64, manifest_digest(att)?)
+    } else {
+        listed_attestation(&index, att, image, data.len())?
+    };
+    let image_descriptor = index
+        .manifests()
+        .iter()
+        .find(|d| d.digest().as_ref() == image.as_str() && !is_attestation_of(d, image))
+        .cloned()
+        .ok_or_else(|| format!("the image index does not list the image manifest {image}"))?;
+    Ok(Attestation {
+        digest: att.clone(),
+        image: image_descriptor,
+        descriptor,
+        manifest,
+        dhi,
+    })
+}
+
+fn manifest_digest(d: &str) -> Result<oci_spec::image::Digest, String> {
+    d.parse()
+        .map_err(|e| format!("attestation manifest {d} is not a digest: {e}"))
+}
+
+/// The index's entry for the attestation manifest of `image`, of the blob's size.
+fn listed_attestation(
+    index: &ImageIndex,
+    att: &str,
+    image: &str,
+    size: usize,
+) -> Result<Descriptor, String> {
+    let listed = |d: &&Descriptor| d.digest().as_ref() == att && is_attestation_of(d, image);
     let descriptor = index
         .manifests()
         .iter()
@@ -128,26 +173,13 @@ pub fn attestation(chain: &gw::AttestationChain) -> Result<Attestation, String> 
         .ok_or_else(|| {
             format!("the image index does not list {att} as the attestation of {image}")
         })?;
-    let image_descriptor = index
-        .manifests()
-        .iter()
-        .find(|d| d.digest().as_ref() == image.as_str() && !is_attestation_of(d, image))
-        .cloned()
-        .ok_or_else(|| format!("the image index does not list the image manifest {image}"))?;
-    let data = blob(chain, att)?;
-    if descriptor.size() != data.len() as u64 {
+    if descriptor.size() != size as u64 {
         return Err(format!(
-            "the image index lists attestation manifest {att} with size {}, but it is {} bytes",
+            "the image index lists attestation manifest {att} with size {}, but it is {size} bytes",
             descriptor.size(),
-            data.len()
         ));
     }
-    Ok(Attestation {
-        digest: att.clone(),
-        image: image_descriptor,
-        descriptor,
-        manifest: parse(data, "attestation manifest", "image manifest", att)?,
-    })
+    Ok(descriptor)
 }
 
 fn is_oci_manifest(m: &MediaType) -> bool {
@@ -161,6 +193,13 @@ pub fn binds(
     chain: &gw::AttestationChain,
     att: &Attestation,
 ) -> Result<Result<(), Unbound>, String> {
+    if let Some(why) = att
+        .dhi
+        .then(|| crate::verify::dhi::not_a_provenance_referrer(&att.manifest))
+        .flatten()
+    {
+        return Ok(Err(Unbound::NotDhiReferrer(why)));
+    }
     if let Err(why) = subject_is_image(att) {
         return Ok(Err(why));
     }

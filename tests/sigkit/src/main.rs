@@ -3,6 +3,7 @@
 //! simplesigning signatures, for end-to-end tests that need real, verifiable signatures and
 //! deliberately broken ones.
 
+mod dhi;
 mod legacy;
 mod merkle;
 mod oci;
@@ -26,6 +27,7 @@ usage:
       Writes a Sigstore v0.3 bundle whose DSSE statement (predicateType
       https://sigstore.dev/cosign/sign/v1) has the digest as its subject.
       --subject-name NAME   the statement subject's name (default example/app)
+      --predicate-type URI  the statement's predicate type (default cosign's sign/v1)
       --identity URI        certificate URI SAN (default the github-builder build.yml@refs/tags/v1)
       --issuer URL          OIDC issuer (default https://token.actions.githubusercontent.com)
       --claim KEY=VALUE     a Fulcio claim by camelCase name, repeatable; KEY= drops it
@@ -42,6 +44,16 @@ usage:
       --identity, --issuer, --claim   as for sign
       --expired             as for sign
       --tamper              flip one bit of the signature annotation (the log keeps the original)
+
+  sigkit mint-dhi-key --out DIR
+      Writes DIR/dhi.key.pem and DIR/dhi.pub: a throwaway key standing in for Docker's
+      Docker Hardened Images key.
+
+  sigkit sign-dhi --root DIR --key KEY.pem --digest sha256:HEX --docker-reference NAME
+                  --out-dir DIR [--no-log] [--tamper]
+      As sign-legacy, signed as Docker signs a DHI attestation: with KEY directly (no
+      certificate), the Rekor hashedrekord entry (the root's log) naming the public key;
+      --no-log leaves the log entry out (policy-helpers then requires no timestamp).
 
   sigkit oci SUBCOMMAND ...
       Reads and writes the OCI documents the scripts push (scripts/sigkit.sh); see
@@ -64,6 +76,8 @@ fn run(args: &[String]) -> Result<()> {
         Some("mint-root") => mint_root(&args[1..]),
         Some("sign") => sign(&args[1..]),
         Some("sign-legacy") => sign_legacy(&args[1..]),
+        Some("mint-dhi-key") => mint_dhi_key(&args[1..]),
+        Some("sign-dhi") => sign_dhi(&args[1..]),
         Some("oci") => oci::cli::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
@@ -117,7 +131,7 @@ fn sign(args: &[String]) -> Result<()> {
             "--root" => root_dir = Some(PathBuf::from(a.value(flag)?)),
             "--digest" => digest = Some(a.value(flag)?),
             "--out" => out = Some(PathBuf::from(a.value(flag)?)),
-            "--subject-name" | "--identity" | "--issuer" | "--claim" => {
+            "--subject-name" | "--predicate-type" | "--identity" | "--issuer" | "--claim" => {
                 rest.push((flag, Some(a.value(flag)?)))
             }
             "--timestamp" | "--expired" | "--tamper" => rest.push((flag, None)),
@@ -133,6 +147,7 @@ fn sign(args: &[String]) -> Result<()> {
         let value = value.unwrap_or_default();
         match flag {
             "--subject-name" => opts.subject_name = value.into(),
+            "--predicate-type" => opts.predicate_type = value.into(),
             "--identity" => opts.identity = value.into(),
             "--issuer" => opts.issuer = value.into(),
             "--claim" => opts.set_claim(value)?,
@@ -181,4 +196,54 @@ fn sign_legacy(args: &[String]) -> Result<()> {
             .into(),
     };
     legacy::sign_legacy(&opts).context("sign-legacy")
+}
+
+fn mint_dhi_key(args: &[String]) -> Result<()> {
+    let mut a = Args::new(args);
+    let mut out = None;
+    while let Some(flag) = a.next_flag() {
+        match flag {
+            "--out" => out = Some(PathBuf::from(a.value(flag)?)),
+            _ => bail!("mint-dhi-key: unknown argument {flag:?}\n{USAGE}"),
+        }
+    }
+    dhi::mint_key(&out.context("mint-dhi-key: --out DIR is required")?).context("mint-dhi-key")
+}
+
+fn sign_dhi(args: &[String]) -> Result<()> {
+    let (mut root_dir, mut key, mut digest, mut reference, mut out) =
+        (None, None, None, None, None);
+    let (mut log, mut tamper) = (true, false);
+    let mut a = Args::new(args);
+    while let Some(flag) = a.next_flag() {
+        match flag {
+            "--root" => root_dir = Some(PathBuf::from(a.value(flag)?)),
+            "--key" => key = Some(PathBuf::from(a.value(flag)?)),
+            "--digest" => digest = Some(a.value(flag)?),
+            "--docker-reference" => reference = Some(a.value(flag)?),
+            "--out-dir" => out = Some(PathBuf::from(a.value(flag)?)),
+            "--no-log" => log = false,
+            "--tamper" => tamper = true,
+            _ => bail!("sign-dhi: unknown argument {flag:?}\n{USAGE}"),
+        }
+    }
+    let out = out.context("sign-dhi: --out-dir DIR is required")?;
+    // The digest is checked as `sign` checks it.
+    let checked = sign::SignOptions::new(
+        root_dir.clone().unwrap_or_default(),
+        digest.context("sign-dhi: --digest sha256:HEX is required")?,
+        out.clone(),
+    )?;
+    let opts = dhi::DhiOptions {
+        root: root_dir.context("sign-dhi: --root DIR is required")?,
+        key: key.context("sign-dhi: --key KEY.pem is required")?,
+        digest_hex: checked.digest_hex,
+        docker_reference: reference
+            .context("sign-dhi: --docker-reference NAME is required")?
+            .into(),
+        out_dir: out,
+        log,
+        tamper,
+    };
+    dhi::sign_dhi(&opts).context("sign-dhi")
 }

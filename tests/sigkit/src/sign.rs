@@ -73,6 +73,9 @@ pub struct SignOptions {
     pub digest_hex: String,
     pub out: PathBuf,
     pub subject_name: String,
+    /// The statement's predicate type (cosign's `sign/v1`; SLSA provenance for a download's
+    /// bundle, which `artifact_attestation` requires).
+    pub predicate_type: String,
     pub identity: String,
     pub issuer: String,
     /// `--claim` values by camelCase name; an empty value drops the claim.
@@ -95,6 +98,7 @@ impl SignOptions {
             digest_hex: hex.to_ascii_lowercase(),
             out,
             subject_name: DEFAULT_SUBJECT_NAME.into(),
+            predicate_type: PREDICATE_TYPE.into(),
             identity: DEFAULT_IDENTITY.into(),
             issuer: DEFAULT_ISSUER.into(),
             claims: BTreeMap::new(),
@@ -274,12 +278,12 @@ fn json_str(s: &str) -> String {
 }
 
 /// The statement cosign signs for an image, fields in in-toto's own order.
-fn statement(subject_name: &str, digest_hex: &str) -> String {
+fn statement(subject_name: &str, digest_hex: &str, predicate_type: &str) -> String {
     format!(
         r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":{},"digest":{{"sha256":{}}}}}],"predicateType":{},"predicate":{{}}}}"#,
         json_str(subject_name),
         json_str(digest_hex),
-        json_str(PREDICATE_TYPE)
+        json_str(predicate_type)
     )
 }
 
@@ -401,7 +405,7 @@ pub fn sign(opts: &SignOptions) -> Result<()> {
         leaf_pem,
     } = signing_certificate(opts, &layout, now)?;
 
-    let payload = statement(&opts.subject_name, &opts.digest_hex);
+    let payload = statement(&opts.subject_name, &opts.digest_hex, &opts.predicate_type);
     let signature = pki::sign_der(&ephemeral, &pae(PAYLOAD_TYPE, payload.as_bytes()));
     let envelope_json = |sig: &[u8]| {
         json!({

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use oci_spec::image::{ImageIndex, ImageManifest, MediaType};
 
+use super::dhi;
 use super::edit::{self, ManifestEdit};
 use super::{Document, descriptor_from_parts, descriptor_line, inspect, parse_exact};
 use super::{referrer, referrers, sha256_digest, to_json};
@@ -38,6 +39,14 @@ usage:
       Writes the manifest FILE changed by: --set-annotation KEY=VALUE (repeatable),
       --drop-subject, --subject-size-delta N, --subject-media-type TYPE,
       --append-config-layer (a copy of the config's descriptor as a last layer).
+  sigkit oci dhi-index INDEX --image DIGEST --title TITLE --out FILE
+      Writes INDEX reduced to the image manifest DIGEST, shaped as a Docker Hardened
+      Image's index (TITLE, e.g. dhi/app, and a build id on the entry).
+  sigkit oci dhi-attestation ATTESTATION --out-dir DIR
+      Writes DIR/manifest.json, the in-toto referrer of the image manifest that BuildKit's
+      attestation manifest ATTESTATION is about (its subject), holding its SLSA layers, as
+      a DHI's attestation is found, and DIR/config.json (the empty blob). Prints the image
+      manifest's \"digest mediaType size\".
   sigkit oci repoint INDEX --from DIGEST --to MANIFEST --out FILE
       Writes the index INDEX with its entry for DIGEST pointing at the manifest file
       MANIFEST (its digest and size; media type, platform and annotations kept).
@@ -62,6 +71,8 @@ pub fn run(args: &[String]) -> Result<()> {
         "referrers-add" => referrers_add,
         "edit-manifest" => edit_manifest,
         "repoint" => repoint,
+        "dhi-index" => dhi_index,
+        "dhi-attestation" => dhi_attestation,
         "-h" | "--help" | "help" => |_: &[String]| {
             print!("{USAGE}");
             Ok(())
@@ -293,6 +304,30 @@ fn repoint(args: &[String]) -> Result<()> {
     let index =
         edit::repoint(index, &from, &manifest).with_context(|| a.positional[0].to_string())?;
     write(a.required("--out")?, &to_json(&index)?)
+}
+
+fn dhi_index(args: &[String]) -> Result<()> {
+    let a = Parsed::new(args, &[("--image", 1), ("--title", 1), ("--out", 1)], 1)?;
+    let image = sha256_digest(a.required("--image")?)?;
+    let index: ImageIndex = load(a.positional[0], |b| parse_exact(b, "image index"))?;
+    let index = dhi::index(index, &image, a.required("--title")?)
+        .with_context(|| a.positional[0].to_string())?;
+    write(a.required("--out")?, &to_json(&index)?)
+}
+
+fn dhi_attestation(args: &[String]) -> Result<()> {
+    let a = Parsed::new(args, &[("--out-dir", 1)], 1)?;
+    let m: ImageManifest = load(a.positional[0], |b| parse_exact(b, "image manifest"))?;
+    let subject = m.subject().clone().with_context(|| {
+        format!(
+            "{}: the attestation manifest has no subject",
+            a.positional[0]
+        )
+    })?;
+    let r = dhi::attestation(&m, subject.clone()).with_context(|| a.positional[0].to_string())?;
+    write_referrer(a.required("--out-dir")?, &r)?;
+    println!("{}", descriptor_line(&subject));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! types so a script never assembles or edits one with jq.
 
 pub mod cli;
+pub mod dhi;
 pub mod edit;
 pub mod inspect;
 pub mod referrer;
