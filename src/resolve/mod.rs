@@ -2,6 +2,8 @@
 //! checksum) and turns the answer into a pin: the source rewritten so the build can only
 //! ever use that exact content.
 
+mod degraded;
+
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
@@ -127,6 +129,9 @@ async fn pin_git(
     platform: Option<&pb::Platform>,
     needs: Needs,
 ) -> Result<(Facts, Option<SourceUpdate>)> {
+    if !bridge.caps.has_frontend("source.metaresolver") {
+        return degraded::pin_git(bridge, op, needs).await;
+    }
     let id = op.identifier.as_str();
     let req = gw::ResolveSourceMetaRequest {
         git: Some(gw::ResolveSourceGitRequest {
@@ -179,6 +184,9 @@ async fn pin_http(
     op: &pb::SourceOp,
     platform: Option<&pb::Platform>,
 ) -> Result<(Facts, Option<SourceUpdate>)> {
+    if !bridge.caps.has_frontend("source.metaresolver") {
+        return degraded::pin_http(bridge, op).await;
+    }
     let id = op.identifier.as_str();
     let meta = source_meta(bridge, meta_request(op, platform), "http").await?;
     let http = meta.http.ok_or_else(|| {
