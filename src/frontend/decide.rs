@@ -242,6 +242,9 @@ impl Decider<'_> {
     fn evaluate(&mut self, at: &mut Attempt, platform: Option<&pb::Platform>) -> Result<Decision> {
         let raw = raw_objects(at);
         let id = at.op.identifier.clone();
+        // The primary document is the one the fetch model built last: it is decided as it
+        // is, its signatures checked once.
+        let mut checked = None;
         let fetches = {
             let Decider {
                 models,
@@ -251,12 +254,14 @@ impl Decider<'_> {
             } = self;
             let kind = kind_of(&at.res.source);
             needs::fetches(models, kind, &mut |f| {
-                source_document(env, images.as_mut(), at, platform, f).map(|(doc, _)| doc)
+                let (doc, c) = source_document(env, images.as_mut(), at, platform, f)?;
+                checked = c;
+                Ok(doc)
             })
             .map_err(|e| Error::source(&id, e))?
         };
-        let doc = self.document(at, platform, fetches.primary)?;
-        let d = self.policies.evaluate_with(&doc, &raw)?;
+        let d = self.policies.evaluate_with(&fetches.doc, &raw)?;
+        record_seen(at, fetches.primary, fetches.doc, checked);
         if !d.allow || d.wanted_checksum.is_some() {
             return Ok(d);
         }
@@ -287,30 +292,13 @@ impl Decider<'_> {
         at: &mut Attempt,
         platform: Option<&pb::Platform>,
         fetched: Fetched,
-    ) -> Result<Value> {
+    ) -> Result<()> {
         let id = at.op.identifier.clone();
         let (doc, checked) =
             source_document(&self.env, self.images.as_mut(), at, platform, fetched)
                 .map_err(|e| Error::source(&id, e))?;
-        at.attestation_manifest = None;
-        at.signatures_rejected = Vec::new();
-        if let Facts::Image {
-            chain: Some(chain), ..
-        } = &at.res.facts
-            && fetched.chain()
-            && !chain.attestation_manifest.is_empty()
-        {
-            at.attestation_manifest = Some(chain.attestation_manifest.clone());
-        }
-        if let Some(c) = checked {
-            at.signatures_rejected = c.rejected;
-        }
-        at.facts = doc
-            .as_object()
-            .and_then(|o| o.iter().find(|(k, _)| *k != "env"))
-            .map(|(_, v)| v.clone())
-            .unwrap_or(Value::Null);
-        Ok(doc)
+        record_seen(at, fetched, doc, checked);
+        Ok(())
     }
 
     /// verify_http_pgp_signature needs BuildKit's checksum with the signature's suffix;
@@ -430,6 +418,36 @@ fn source_document(
         checked = Some(c);
     }
     Ok((doc, checked))
+}
+
+/// Records `doc`, the document holding `fetched`, as what the policy saw of the source.
+fn record_seen(
+    at: &mut Attempt,
+    fetched: Fetched,
+    doc: Value,
+    checked: Option<crate::verify::image::Checked>,
+) {
+    at.attestation_manifest = None;
+    at.signatures_rejected = Vec::new();
+    if let Facts::Image {
+        chain: Some(chain), ..
+    } = &at.res.facts
+        && fetched.chain()
+        && !chain.attestation_manifest.is_empty()
+    {
+        at.attestation_manifest = Some(chain.attestation_manifest.clone());
+    }
+    if let Some(c) = checked {
+        at.signatures_rejected = c.rejected;
+    }
+    at.facts = match doc {
+        Value::Object(o) => o
+            .into_iter()
+            .find(|(k, _)| k != "env")
+            .map(|(_, v)| v)
+            .unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
 }
 
 fn decided(

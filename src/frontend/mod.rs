@@ -1,9 +1,10 @@
 //! One verified build, start to finish. `build` names the stages in order:
 //! options -> sub-solve -> graph -> sources -> facts -> verdicts -> rewrite -> solve ->
-//! result. Before the first sub-solve, the options stage makes the main context exact,
-//! reads and compiles the policies and decides what the Dockerfile and the policies were
-//! read from and the frontend images; the graph-to-rewrite stages run once per run of the
-//! Dockerfile frontend (`rounds`).
+//! result. The options stage makes the main context exact, reads and compiles the policies
+//! and decides what the Dockerfile and the policies were read from and the frontend images,
+//! before the first sub-solve; or beside it when that run has nothing to wait for (the
+//! builtin Dockerfile frontend on the client's directories), its graph decided only after
+//! them. The graph-to-rewrite stages run once per run of the Dockerfile frontend (`rounds`).
 
 mod contexts;
 mod decide;
@@ -20,7 +21,7 @@ mod syntax;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use futures::future::try_join_all;
+use futures::future::{Either, try_join_all};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -40,7 +41,8 @@ use rounds::Round;
 pub struct Timings {
     /// Process start until the daemon answered Ping.
     pub start_ms: f64,
-    /// Reading and compiling policies, and deciding the frontend images.
+    /// Reading and compiling policies, and deciding the frontend images (beside the first
+    /// sub-solve when nothing the policies decide comes before it).
     pub policy_load_ms: f64,
     pub subsolve_ms: f64,
     pub resolve_ms: f64,
@@ -66,9 +68,14 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     bridge.use_cache_imports(&opts.all)?;
     let t = Instant::now();
     // options: where the Dockerfile is read, which frontend runs, which policies decide.
-    let mut p = prepare(bridge, opts).await?;
-    let mut records = decide_inputs(&mut p).await?;
-    timings.policy_load_ms = ms(t.elapsed());
+    let opened = open(bridge, opts).await?;
+    let (mut p, mut records, first) = if overlaps(&opened) {
+        prepare_beside_subsolve(bridge, opened, t, &mut timings).await?
+    } else {
+        let (p, records) = prepare(bridge, opened).await?;
+        timings.policy_load_ms = ms(t.elapsed());
+        (p, records, None)
+    };
     // sub-solve -> graph -> sources -> facts -> verdicts -> rewrite, until nothing converts.
     let req = rounds::Request {
         frontend: match p.opts.dockerfile_frontend {
@@ -78,7 +85,7 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
         forwarded: &p.forwarded,
         inputs: &p.main.inputs,
     };
-    let round = rounds::decide_rounds(bridge, &mut p.decider, req, &mut timings).await?;
+    let round = rounds::decide_rounds(bridge, &mut p.decider, req, first, &mut timings).await?;
     let Round {
         mut sub,
         pinned,
@@ -106,14 +113,21 @@ pub async fn build(bridge: &Bridge, opts: &Options, started: Instant) -> Result<
     result::finish(bridge, &verified, sub, refs, &timings).await
 }
 
-/// The build after its options: where the Dockerfile frontend reads from, the options it
-/// gets, and the policies that decide.
-struct Prepared<'a> {
+/// Where the Dockerfile frontend reads from and what it is given, before any policy.
+struct Opened {
     /// The options, with a followed `# syntax=` line as the `dockerfile-frontend` choice.
     opts: Options,
     main: MainContext,
     syntax: Option<syntax::Syntax>,
     /// The options the Dockerfile frontend gets.
+    forwarded: BTreeMap<String, String>,
+}
+
+/// The build after its options: where the Dockerfile frontend reads from, the options it
+/// gets, and the policies that decide.
+struct Prepared<'a> {
+    opts: Options,
+    main: MainContext,
     forwarded: BTreeMap<String, String>,
     decider: Decider<'a>,
     caps: Caps,
@@ -122,21 +136,128 @@ struct Prepared<'a> {
     trust_root: Option<TrustRootRecord>,
 }
 
-/// Stage "options": the main context made exact, a syntax line followed, the policies
-/// read and compiled, and their caps pre-pass.
-async fn prepare<'a>(bridge: &'a Bridge, opts: &Options) -> Result<Prepared<'a>> {
+/// The policies read and compiled, with their caps pre-pass.
+struct Policies<'a> {
+    decider: Decider<'a>,
+    caps: Caps,
+    load_vertex: String,
+    trust_root: Option<TrustRootRecord>,
+}
+
+/// Stage "options": the main context made exact and a syntax line followed.
+async fn open(bridge: &Bridge, opts: &Options) -> Result<Opened> {
     let main = main_context::open(bridge, opts).await?;
     let syntax = syntax::detect(bridge, opts, &main.places.dockerfile).await?;
     let opts = match &syntax {
         Some(s) => s.options(opts),
         None => opts.clone(),
     };
-    let setup = setup::policies(bridge, &opts, &main.places).await?;
     let mut forwarded = opts.forwarded();
     main.forward(&mut forwarded);
+    Ok(Opened {
+        opts,
+        main,
+        syntax,
+        forwarded,
+    })
+}
+
+/// Whether the first run of the Dockerfile frontend may start while the policies load: it
+/// is buildkitd's own (no image to decide before it runs) and it reads only the client's
+/// local directories (no pinned context or Dockerfile input the policies decide before it
+/// reads them). It only reads and resolves, as every first run does before the graph is
+/// decided; nothing of it is solved or returned unless every policy decision allows.
+fn overlaps(o: &Opened) -> bool {
+    o.opts.dockerfile_frontend.is_none()
+        && o.main.inputs.is_empty()
+        && matches!(o.main.places.dockerfile, places::Place::Local(_))
+        && matches!(o.main.places.context, places::Place::Local(_))
+}
+
+/// The policies and what they decide before the Dockerfile frontend runs, then the
+/// client's image named contexts pinned.
+async fn prepare(bridge: &Bridge, o: Opened) -> Result<(Prepared<'_>, Vec<SourceRecord>)> {
+    let mut pol = load_policies(bridge, &o).await?;
+    let (records, df) = decide_inputs(&o, &mut pol.decider).await?;
+    let mut forwarded = o.forwarded;
+    if let Some(pinned) = df {
+        forwarded.insert(OPT_SOURCE.into(), pinned);
+    }
+    pol.decider.client_contexts =
+        contexts::pin_client_contexts(bridge, &o.opts, &mut forwarded).await?;
+    let p = prepared(o.opts, o.main, forwarded, pol);
+    Ok((p, records))
+}
+
+/// As `prepare`, with the first run of the Dockerfile frontend beside the policies: the
+/// policies' error (a broken policy, a denial) is the build's even when that run failed,
+/// and a policy error does not wait for the run.
+async fn prepare_beside_subsolve<'a>(
+    bridge: &'a Bridge,
+    o: Opened,
+    t: Instant,
+    timings: &mut Timings,
+) -> Result<(Prepared<'a>, Vec<SourceRecord>, Option<SubResult>)> {
+    let ((mut pol, records, load_ms), (forwarded, contexts, sub, sub_ms)) = {
+        let policies = std::pin::pin!(async {
+            let mut pol = load_policies(bridge, &o).await?;
+            let (records, _) = decide_inputs(&o, &mut pol.decider).await?;
+            Ok::<_, Error>((pol, records, ms(t.elapsed())))
+        });
+        let first = std::pin::pin!(async {
+            let mut forwarded = o.forwarded.clone();
+            let contexts = contexts::pin_client_contexts(bridge, &o.opts, &mut forwarded).await?;
+            let t = Instant::now();
+            let sub = bridge
+                .solve_frontend(
+                    rounds::BUILTIN_FRONTEND,
+                    forwarded.clone(),
+                    o.main.inputs.clone(),
+                )
+                .await?;
+            Ok::<_, Error>((forwarded, contexts, sub, ms(t.elapsed())))
+        });
+        match futures::future::select(policies, first).await {
+            Either::Left((pol, first)) => {
+                let pol = pol?;
+                (pol, first.await?)
+            }
+            Either::Right((first, pol)) => {
+                let pol = pol.await?;
+                (pol, first?)
+            }
+        }
+    };
+    timings.policy_load_ms = load_ms;
+    timings.subsolve_ms += sub_ms;
+    pol.decider.client_contexts = contexts;
+    let p = prepared(o.opts, o.main, forwarded, pol);
+    Ok((p, records, Some(sub)))
+}
+
+fn prepared<'a>(
+    opts: Options,
+    main: MainContext,
+    forwarded: BTreeMap<String, String>,
+    pol: Policies<'a>,
+) -> Prepared<'a> {
+    Prepared {
+        opts,
+        main,
+        forwarded,
+        decider: pol.decider,
+        caps: pol.caps,
+        load_vertex: pol.load_vertex,
+        trust_root: pol.trust_root,
+    }
+}
+
+/// Stage "options -> policies": the policies read and compiled, and their caps pre-pass.
+async fn load_policies<'a>(bridge: &'a Bridge, o: &Opened) -> Result<Policies<'a>> {
+    let setup = setup::policies(bridge, &o.opts, &o.main.places).await?;
     let mut decider = Decider {
         bridge,
-        env: input::env(&forwarded),
+        env: input::env(&o.forwarded),
         policies: setup.policies,
         needs: setup.needs,
         images: setup.images,
@@ -156,11 +277,7 @@ async fn prepare<'a>(bridge: &'a Bridge, opts: &Options) -> Result<Prepared<'a>>
             .warn(&format!("[verified-frontend] policy warning: {w}"))
             .await;
     }
-    Ok(Prepared {
-        opts,
-        main,
-        syntax,
-        forwarded,
+    Ok(Policies {
         decider,
         caps,
         load_vertex: setup.load_vertex,
@@ -169,45 +286,49 @@ async fn prepare<'a>(bridge: &'a Bridge, opts: &Options) -> Result<Prepared<'a>>
 }
 
 /// What the Dockerfile and the policies were read from is decided first, then the frontend
-/// images; the client's image named contexts are pinned before the Dockerfile frontend
-/// reads them.
-async fn decide_inputs(p: &mut Prepared<'_>) -> Result<Vec<SourceRecord>> {
-    let mut records = p.main.decide(&mut p.decider).await?;
-    check_denials(&records, p.opts.policy_mode)?;
-    records.extend(frontend_images(p).await?);
-    check_denials(&records, p.opts.policy_mode)?;
-    p.decider.client_contexts =
-        contexts::pin_client_contexts(p.decider.bridge, &p.opts, &mut p.forwarded).await?;
-    Ok(records)
+/// images. Returns the records and the pinned `dockerfile-frontend` image the Dockerfile
+/// frontend runs as.
+async fn decide_inputs(
+    o: &Opened,
+    decider: &mut Decider<'_>,
+) -> Result<(Vec<SourceRecord>, Option<String>)> {
+    let mut records = o.main.decide(decider).await?;
+    check_denials(&records, o.opts.policy_mode)?;
+    let (images, df) = frontend_images(o, decider).await?;
+    records.extend(images);
+    check_denials(&records, o.opts.policy_mode)?;
+    Ok((records, df))
 }
 
 /// The frontend images are sources too. This one is already running, but it refuses to go
 /// on if the policy denies it; the Dockerfile frontend it calls (the `dockerfile-frontend`
 /// option, or the Dockerfile's `syntax` line) is decided and pinned before it runs.
-async fn frontend_images(p: &mut Prepared<'_>) -> Result<Vec<SourceRecord>> {
+async fn frontend_images(
+    o: &Opened,
+    decider: &mut Decider<'_>,
+) -> Result<(Vec<SourceRecord>, Option<String>)> {
     let mut records = Vec::new();
-    if let Some(own) = p
+    if let Some(own) = o
         .opts
         .all
         .get(OPT_SOURCE)
-        .filter(|_| !p.decider.policies.is_empty())
+        .filter(|_| !decider.policies.is_empty())
     {
-        records.push(p.decider.frontend_image(own, "frontend image").await?);
+        records.push(decider.frontend_image(own, "frontend image").await?);
     }
-    if let Some(df) = &p.opts.dockerfile_frontend {
-        let rec = p
-            .decider
+    let mut pinned = None;
+    if let Some(df) = &o.opts.dockerfile_frontend {
+        let rec = decider
             .frontend_image(df, "dockerfile-frontend")
             .await
-            .map_err(|e| match &p.syntax {
+            .map_err(|e| match &o.syntax {
                 Some(s) => s.locate(e),
                 None => e,
             })?;
-        let pinned = rec.pinned.trim_start_matches("docker-image://").to_string();
-        p.forwarded.insert(OPT_SOURCE.into(), pinned);
+        pinned = Some(rec.pinned.trim_start_matches("docker-image://").to_string());
         records.push(rec);
     }
-    Ok(records)
+    Ok((records, pinned))
 }
 
 /// A policy asking for `exec.proxy` wants every RUN request decided by BuildKit's exec

@@ -28,7 +28,7 @@ const MAX_ROUNDS: usize = 4;
 /// queue hundreds of requests in buildkitd at a time.
 const IN_FLIGHT: usize = 16;
 /// The Dockerfile frontend built into buildkitd.
-const BUILTIN_FRONTEND: &str = "dockerfile.v0";
+pub(super) const BUILTIN_FRONTEND: &str = "dockerfile.v0";
 
 /// What one run of the Dockerfile frontend gave, decided and pinned.
 pub struct Round {
@@ -56,10 +56,13 @@ pub struct Request<'a> {
 
 /// Runs the Dockerfile frontend and decides its graph, again with the converted images as
 /// named contexts until no conversion is left, so every image is used whole as decided.
+/// `first`: the first run's result when it ran beside the policies' loading, given
+/// `req.forwarded` and `req.inputs`.
 pub async fn decide_rounds(
     bridge: &Bridge,
     decider: &mut Decider<'_>,
     req: Request<'_>,
+    mut first: Option<SubResult>,
     timings: &mut Timings,
 ) -> Result<Round> {
     let mut handed: BTreeMap<String, String> = BTreeMap::new();
@@ -68,15 +71,13 @@ pub async fn decide_rounds(
     for _ in 0..MAX_ROUNDS {
         let mut fwd = req.forwarded.clone();
         fwd.extend(handed.clone());
-        let mut round = run_round(
-            bridge,
-            decider,
-            req.frontend,
-            fwd.clone(),
-            req.inputs,
-            timings,
-        )
-        .await?;
+        let run = Run {
+            frontend: req.frontend,
+            forwarded: fwd.clone(),
+            inputs: req.inputs,
+            done: first.take(),
+        };
+        let mut round = run_round(bridge, decider, run, timings).await?;
         for r in &mut round.records {
             if let Some(first) = origins.get(&r.original) {
                 r.original = first.clone();
@@ -134,21 +135,40 @@ fn next_contexts(
     Ok(Some(next))
 }
 
+/// One run of the Dockerfile frontend.
+struct Run<'a> {
+    frontend: &'a str,
+    forwarded: BTreeMap<String, String>,
+    inputs: &'a BTreeMap<String, Vec<u8>>,
+    /// Its result when it has already run.
+    done: Option<SubResult>,
+}
+
 /// One run of the Dockerfile frontend: sub-solve -> graph -> sources -> facts -> verdicts
 /// -> rewrite.
 async fn run_round(
     bridge: &Bridge,
     decider: &mut Decider<'_>,
-    frontend: &str,
-    forwarded: BTreeMap<String, String>,
-    inputs: &BTreeMap<String, Vec<u8>>,
+    run: Run<'_>,
     timings: &mut Timings,
 ) -> Result<Round> {
-    let t = Instant::now();
-    let sub = bridge
-        .solve_frontend(frontend, forwarded.clone(), inputs.clone())
-        .await?;
-    timings.subsolve_ms += ms(t.elapsed());
+    let Run {
+        frontend,
+        forwarded,
+        inputs,
+        done,
+    } = run;
+    let sub = match done {
+        Some(sub) => sub,
+        None => {
+            let t = Instant::now();
+            let sub = bridge
+                .solve_frontend(frontend, forwarded.clone(), inputs.clone())
+                .await?;
+            timings.subsolve_ms += ms(t.elapsed());
+            sub
+        }
+    };
 
     let t = Instant::now();
     let graphs = Graphs::collect(&sub)?;

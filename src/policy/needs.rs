@@ -98,12 +98,15 @@ impl partial::Known for NoProbe {
 pub struct Fetches {
     pub primary: Fetched,
     pub alternatives: Vec<Fetched>,
+    /// The document holding `primary`: the last one `doc_of` built.
+    pub doc: Value,
 }
 
 /// Buildx's rounds for one source, `kind` its input object (`image`, `git`, ...): each
 /// policy in order is evaluated on what was fetched so far; the first that lacks a field
 /// makes a request, whose answer (only what it asked for) replaces what was fetched, and
-/// all start again. `doc_of` builds the document holding what was fetched.
+/// all start again. `doc_of` builds the document holding what was fetched; its last call
+/// is for `primary`.
 pub fn fetches(
     models: &mut [FetchModel],
     kind: &str,
@@ -136,6 +139,7 @@ pub fn fetches(
                 return Ok(Fetches {
                     primary: s,
                     alternatives,
+                    doc,
                 });
             }
             Some(next) => s = next,

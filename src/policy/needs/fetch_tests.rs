@@ -195,3 +195,21 @@ fn probe_evaluates_known_statements() {
         None
     );
 }
+
+/// The document `fetches` hands back is the primary one, whatever rounds came before it, so
+/// the decision is made on it without building it again.
+#[test]
+fn the_document_returned_holds_the_primary_fetch() {
+    let p = policy("allow if input.image.labels.x == \"y\"");
+    let mut models = vec![FetchModel::new(&[("p.rego".into(), p)])];
+    let mut built = Vec::new();
+    let f = fetches(&mut models, "image", &mut |f| {
+        built.push(f);
+        Ok(json!({"image": {"fetched": short(f)}}))
+    })
+    .unwrap();
+    assert_eq!(short(f.primary), "c");
+    assert_eq!(built.first().map(|f| short(*f)).as_deref(), Some(""));
+    assert_eq!(built.last(), Some(&f.primary));
+    assert_eq!(f.doc, json!({"image": {"fetched": "c"}}));
+}

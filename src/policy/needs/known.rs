@@ -9,11 +9,22 @@ use regorus::{Engine, Value};
 
 use super::partial::Known;
 
+/// A probed body: its module's header and its known statements.
+type Body = (String, Vec<String>);
+
 pub struct Probe {
     base: Engine,
     input: Value,
-    cache: HashMap<(String, Vec<String>), Option<bool>>,
+    cache: HashMap<Body, Option<bool>>,
+    /// The base engine with one probe rule added (and the path to query it), per probed
+    /// body: a body is probed for every source, and compiling its rule anew each time cost
+    /// most of a decision. `None`: the rule does not compile (unsure).
+    compiled: HashMap<Body, Option<(Engine, String)>>,
 }
+
+/// Probe rules kept compiled; a policy has a few dozen bodies, and past this many each is
+/// compiled per probe again rather than held.
+const MAX_COMPILED: usize = 256;
 
 /// The time one probed statement may take: a statement of a build policy takes microseconds.
 const PROBE_TIME: std::time::Duration = std::time::Duration::from_secs(1);
@@ -43,6 +54,7 @@ impl Probe {
             base,
             input: Value::new_object(),
             cache: HashMap::new(),
+            compiled: HashMap::new(),
         })
     }
 
@@ -66,12 +78,9 @@ const CUSTOM_BUILTINS: [(&str, u8); 6] = [
 /// The probe rule's name; no policy defines it.
 const PROBE: &str = "__verified_frontend_probe";
 
-impl Known for Probe {
-    fn holds(&mut self, header: &str, stmts: &[String]) -> Option<bool> {
-        let key = (header.to_string(), stmts.to_vec());
-        if let Some(v) = self.cache.get(&key) {
-            return *v;
-        }
+impl Probe {
+    /// The base engine with the body's probe rule, and the rule's path.
+    fn compile(&self, header: &str, stmts: &[String]) -> Option<(Engine, String)> {
         let package = header
             .lines()
             .next()
@@ -81,15 +90,62 @@ impl Known for Probe {
             .to_string();
         let text = format!("{header}\n{PROBE} if {{\n{}\n}}\n", stmts.join("\n"));
         let mut e = self.base.clone();
-        let result = e
-            .add_policy(format!("{PROBE}.rego"), text)
-            .ok()
-            .and_then(|_| {
-                e.set_input(self.input.clone());
-                e.eval_rule(format!("data.{package}.{PROBE}")).ok()
-            })
-            .map(|v| v == Value::from(true));
+        e.add_policy(format!("{PROBE}.rego"), text).ok()?;
+        Some((e, format!("data.{package}.{PROBE}")))
+    }
+}
+
+impl Known for Probe {
+    fn holds(&mut self, header: &str, stmts: &[String]) -> Option<bool> {
+        let key = (header.to_string(), stmts.to_vec());
+        if let Some(v) = self.cache.get(&key) {
+            return *v;
+        }
+        if !self.compiled.contains_key(&key) && self.compiled.len() < MAX_COMPILED {
+            let c = self.compile(header, stmts);
+            self.compiled.insert(key.clone(), c);
+        }
+        let mut fresh;
+        let compiled = match self.compiled.get_mut(&key) {
+            Some(c) => c.as_mut(),
+            None => {
+                fresh = self.compile(header, stmts);
+                fresh.as_mut()
+            }
+        };
+        let result = compiled.and_then(|(e, rule)| {
+            e.set_input(self.input.clone());
+            e.eval_rule(rule.clone()).ok()
+        });
+        let result = result.map(|v| v == Value::from(true));
         self.cache.insert(key, result);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body's probe rule is compiled once and answers for each source's document, not
+    /// for the one it was compiled on.
+    #[test]
+    fn a_compiled_probe_answers_for_each_input() {
+        let modules = [("p.rego".to_string(), "package docker\n".to_string())];
+        let mut probe = Probe::new(&modules).unwrap();
+        let stmts = ["input.image.tag == \"s1\"".to_string()];
+        let answers: Vec<Option<bool>> = ["s1", "s2", "s1"]
+            .iter()
+            .map(|tag| {
+                probe.set_input(&serde_json::json!({"image": {"tag": tag}}));
+                probe.holds("package docker\n", &stmts)
+            })
+            .collect();
+        assert_eq!(answers, [Some(true), Some(false), Some(true)]);
+        assert_eq!(probe.compiled.len(), 1);
+        // A body that does not compile is unsure, every time.
+        probe.set_input(&serde_json::json!({}));
+        assert_eq!(probe.holds("package docker\n", &["x :=".to_string()]), None);
+        assert_eq!(probe.holds("package docker\n", &["x :=".to_string()]), None);
     }
 }
