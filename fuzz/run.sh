@@ -5,13 +5,19 @@
 # targets once (cargo-fuzz on the nightly toolchain, libFuzzer, debug assertions on, no
 # sanitizer: the code under test is safe Rust, and a panic or failed assertion is the
 # finding), then prints each target's executions. Exits 1 when a target crashes, panics,
-# hangs (an input over 10 s) or runs out of memory; the input that did it is in
-# fuzz/artifacts/<target>/, and `cargo +nightly fuzz run -s none <target> <file>` replays it
-# (or the built binary, given the file).
+# hangs (an input over 10 s, 30 s in a dev build) or runs out of memory; the input that did
+# it is in fuzz/artifacts/<target>/, and `cargo +nightly fuzz run -s none <target> <file>`
+# replays it (or the built binary, given the file).
 #
 # The build is large (the whole frontend with coverage instrumentation): it goes to
 # $VF_FUZZ_TARGET_DIR (default ~/.cache/verified-frontend/fuzz-target), outside the clone,
 # so later runs and clones on the same machine reuse it.
+#
+# VF_FUZZ_PROFILE=dev (what CI uses, scripts/test.sh) builds the dev profile at opt-level 1
+# without debug info: a cold build then costs about half the CPU of a release one and each
+# input runs about twice as slow, which a bounded smoke run can afford (opt-level 0 halves
+# the build again but runs 10 to 30 times fewer inputs; fuzz/README.md, CI). The default,
+# release, is for long runs.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 seconds=${1:-20}
@@ -34,10 +40,29 @@ bash "$here/seed.sh" >/dev/null
 cd "$here"
 fuzz=(cargo +nightly fuzz)
 opts=(--sanitizer none --target-dir "$target_dir")
+profile_dir=release
+# Seconds one input may take before it counts as a hang.
+hang=10
+case ${VF_FUZZ_PROFILE:-release} in
+  release) ;;
+  dev)
+    opts+=(--dev)
+    profile_dir=debug
+    # Less optimized code runs slower; an endless input still ends past this.
+    hang=30
+    export CARGO_PROFILE_DEV_OPT_LEVEL=1
+    # Debug info is much of a dev build's time and size; a panic's message names its line
+    # without it.
+    export CARGO_PROFILE_DEV_DEBUG=0
+    ;;
+  *) die "VF_FUZZ_PROFILE must be release or dev, not ${VF_FUZZ_PROFILE}" ;;
+esac
+built=$(date +%s)
 "${fuzz[@]}" build "${opts[@]}" >&2
+echo "fuzz: built the targets (${VF_FUZZ_PROFILE:-release}) in $(($(date +%s) - built)) s" >&2
 # The binaries are run as built: `cargo fuzz run` would rebuild first, against whatever the
 # tree holds by then.
-bin=$target_dir/$(rustc +nightly -vV | sed -n 's/^host: //p')/release
+bin=$target_dir/$(rustc +nightly -vV | sed -n 's/^host: //p')/$profile_dir
 
 logs=$target_dir/run-logs
 mkdir -p "$logs"
@@ -46,7 +71,7 @@ printf '%-13s %12s %8s  %s\n' TARGET EXECUTIONS SECONDS RESULT
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
   rc=0
-  "$bin/$t" "corpus/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  "$bin/$t" "corpus/$t" -max_total_time="$seconds" -timeout="$hang" -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$logs/$t.log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n 1)
   if [ "$rc" -eq 0 ]; then

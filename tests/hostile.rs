@@ -701,3 +701,23 @@ fn a_policy_that_never_ends_before_any_fetch_fails_the_build_naming_the_bound() 
     );
     assert_bound_named(&out, took);
 }
+
+/// A policy that asks for gigabytes in one builtin call (`numbers.range` reserves its whole
+/// array at once), long before the clock is read again: refused at the heap bound, and the
+/// frontend, which runs inside buildkitd's cgroup beside other builds, lives to say so.
+#[test]
+fn a_policy_that_asks_for_gigabytes_fails_the_build_naming_the_memory_bound() {
+    let _s = serial();
+    let (out, took) =
+        spinning_policy_build("    count([i | some i in numbers.range(1, 400000000)]) > 0");
+    assert!(!out.ok, "{}", out.output);
+    assert!(
+        out.error().contains(
+            "the evaluation needed more than 1024 MiB of memory, the bound on the frontend's \
+             heap while a policy runs; the source is refused"
+        ),
+        "{}",
+        out.output
+    );
+    assert!(took < Duration::from_secs(90), "{took:?}");
+}

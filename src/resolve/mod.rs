@@ -2,6 +2,7 @@
 //! checksum) and turns the answer into a pin: the source rewritten so the build can only
 //! ever use that exact content.
 
+pub mod budget;
 mod degraded;
 
 use std::collections::BTreeMap;
@@ -258,7 +259,9 @@ async fn source_meta(
         "source.metaresolver",
         &format!("resolve {what} sources to pin them"),
     )?;
-    bridge.resolve_source_meta(req).await
+    let id = req.source.as_ref().map(|op| op.identifier.clone());
+    let meta = bridge.resolve_source_meta(req.clone()).await?;
+    budget::charge(id.as_deref().unwrap_or_default(), &req, meta)
 }
 
 /// The request that resolves `op` as the build would load it (same platform, same mode).
@@ -457,13 +460,12 @@ async fn image_meta(
     }
     // BuildKit finds the digest by fetching the config (imageutil.Config); with NoConfig
     // it returns no digest at all, so the config always comes with pinning.
-    let meta = bridge
-        .resolve_source_meta(gw::ResolveSourceMetaRequest {
-            image: Some(gw::ResolveSourceImageRequest::default()),
-            ..meta_request(op, platform)
-        })
-        .await?;
-    let img = meta
+    let req = gw::ResolveSourceMetaRequest {
+        image: Some(gw::ResolveSourceImageRequest::default()),
+        ..meta_request(op, platform)
+    };
+    let meta = bridge.resolve_source_meta(req.clone()).await?;
+    let img = budget::charge(&op.identifier, &req, meta)?
         .image
         .ok_or_else(|| Error::pin(&op.identifier, "the daemon returned no image metadata"))?;
     let chain = if attestations {
@@ -509,11 +511,13 @@ async fn image_config(
         ..Default::default()
     };
     let resp = bridge.resolve_image_config(ask(written.clone())).await?;
+    let resp = budget::charge(&op.identifier, &ask(written.clone()), resp)?;
     // Docker's embedded BuildKit answers an image it has locally from its image store,
     // with the config and no digest (moby's `resolveLocal`); the pin needs the registry's
     // digest, so such an answer is asked again of the registry.
     if resp.digest.is_empty() && !oci && written.is_empty() {
         let again = bridge.resolve_image_config(ask("pull".into())).await?;
+        let again = budget::charge(&op.identifier, &ask("pull".into()), again)?;
         return Ok((again.digest, again.config, None));
     }
     Ok((resp.digest, resp.config, None))
@@ -564,16 +568,18 @@ fn probe_platform() -> pb::Platform {
 /// attestation manifest to read, and asking for its chain would crash BuildKit if it is a
 /// Docker manifest list, so it gets none.
 async fn is_index(bridge: &Bridge, pinned: &pb::SourceOp, config: &[u8]) -> Result<bool> {
+    let req = gw::ResolveSourceMetaRequest {
+        image: Some(gw::ResolveSourceImageRequest::default()),
+        log_name: format!(
+            "[verified-frontend] attestation manifest of {}",
+            pinned.identifier
+        ),
+        ..meta_request(pinned, Some(&probe_platform()))
+    };
     let probe = bridge
-        .resolve_source_meta(gw::ResolveSourceMetaRequest {
-            image: Some(gw::ResolveSourceImageRequest::default()),
-            log_name: format!(
-                "[verified-frontend] attestation manifest of {}",
-                pinned.identifier
-            ),
-            ..meta_request(pinned, Some(&probe_platform()))
-        })
-        .await;
+        .resolve_source_meta(req.clone())
+        .await
+        .and_then(|meta| budget::charge(&pinned.identifier, &req, meta));
     let says = |e: &Error, what: &str| matches!(e, Error::Gateway { status, .. } if status.message().contains(what));
     match probe {
         // Two configs to compare, or no chain: saying "index" of a single manifest would
@@ -627,17 +633,16 @@ async fn attestation_chain(
             vec![]
         },
     };
-    let meta = bridge
-        .resolve_source_meta(gw::ResolveSourceMetaRequest {
-            image: Some(image),
-            log_name: format!(
-                "[verified-frontend] attestations and signatures of {}",
-                pinned.identifier
-            ),
-            ..meta_request(&pinned, platform)
-        })
-        .await?;
-    let chain = meta
+    let req = gw::ResolveSourceMetaRequest {
+        image: Some(image),
+        log_name: format!(
+            "[verified-frontend] attestations and signatures of {}",
+            pinned.identifier
+        ),
+        ..meta_request(&pinned, platform)
+    };
+    let meta = bridge.resolve_source_meta(req.clone()).await?;
+    let chain = budget::charge(&pinned.identifier, &req, meta)?
         .image
         .and_then(|i| i.attestation_chain)
         .unwrap_or_default();
