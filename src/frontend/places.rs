@@ -7,7 +7,7 @@ use prost::Message;
 
 use crate::error::{Error, Result};
 use crate::gateway::{Bridge, Options};
-use crate::graph::digest_of;
+use crate::graph::{digest_of, single_op};
 use crate::policy::load::{Directory, LoadRequest, Reader};
 use crate::proto::pb;
 
@@ -217,37 +217,24 @@ fn local_source(name: &str, session: &str, patterns: &[String]) -> Vec<u8> {
 
 /// A definition of the local source op alone, named in the client's progress.
 fn local_definition(source: Vec<u8>, name: &str) -> pb::Definition {
-    let terminal = pb::Op {
-        inputs: vec![pb::Input {
-            digest: digest_of(&source),
-            index: 0,
-        }],
-        ..Default::default()
-    }
-    .encode_to_vec();
-    pb::Definition {
-        metadata: [(
-            digest_of(&source),
-            pb::OpMetadata {
-                description: [(
-                    "llb.customname".to_string(),
-                    format!("[verified-frontend] {name}"),
-                )]
-                .into(),
-                caps: [
-                    ("source.local".to_string(), true),
-                    ("source.local.includepatterns".to_string(), true),
-                    ("source.local.sessionid".to_string(), true),
-                    ("source.local.sharedkeyhint".to_string(), true),
-                ]
-                .into(),
-                ..Default::default()
-            },
-        )]
-        .into(),
-        def: vec![source, terminal],
-        source: None,
-    }
+    single_op(
+        source,
+        pb::OpMetadata {
+            description: [(
+                "llb.customname".to_string(),
+                format!("[verified-frontend] {name}"),
+            )]
+            .into(),
+            caps: [
+                ("source.local".to_string(), true),
+                ("source.local.includepatterns".to_string(), true),
+                ("source.local.sessionid".to_string(), true),
+                ("source.local.sharedkeyhint".to_string(), true),
+            ]
+            .into(),
+            ..Default::default()
+        },
+    )
 }
 
 /// A file the options name in the build context (`context`), or in the named context

@@ -62,6 +62,26 @@ pub fn digest_of(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
+/// A definition of one marshalled op and the terminal that selects its output, with
+/// `metadata` for the op (its name in the client's progress, its caps): how the frontend
+/// solves a source by itself.
+pub fn single_op(op: Vec<u8>, metadata: pb::OpMetadata) -> pb::Definition {
+    let digest = digest_of(&op);
+    let terminal = pb::Op {
+        inputs: vec![pb::Input {
+            digest: digest.clone(),
+            index: 0,
+        }],
+        ..Default::default()
+    }
+    .encode_to_vec();
+    pb::Definition {
+        metadata: [(digest, metadata)].into(),
+        def: vec![op, terminal],
+        source: None,
+    }
+}
+
 /// Decodes a marshalled Definition for reading. Never re-encode the result: see
 /// `rewrite`, which edits the marshalled bytes instead.
 pub fn decode(raw: &[u8]) -> Result<pb::Definition> {

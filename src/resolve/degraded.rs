@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{ATTR_HTTP_CHECKSUM, checksum_update};
 use crate::error::{Error, Result};
 use crate::gateway::Bridge;
-use crate::graph::{SourceUpdate, digest_of};
+use crate::graph::{SourceUpdate, single_op};
 use crate::model::{Facts, Needs};
 use crate::proto::pb;
 use crate::sources::Source;
@@ -191,25 +191,13 @@ async fn solve_alone(bridge: &Bridge, op: pb::SourceOp, what: &str) -> Result<St
         ..Default::default()
     }
     .encode_to_vec();
-    let terminal = pb::Op {
-        inputs: vec![pb::Input {
-            digest: digest_of(&source),
-            index: 0,
-        }],
-        ..Default::default()
-    }
-    .encode_to_vec();
-    let def = pb::Definition {
-        metadata: BTreeMap::from([(
-            digest_of(&source),
-            pb::OpMetadata {
-                description: BTreeMap::from([("llb.customname".to_string(), name)]),
-                ..Default::default()
-            },
-        )]),
-        def: vec![source, terminal],
-        source: None,
-    };
+    let def = single_op(
+        source,
+        pb::OpMetadata {
+            description: BTreeMap::from([("llb.customname".to_string(), name)]),
+            ..Default::default()
+        },
+    );
     Ok(bridge.evaluate_definition(def.encode_to_vec()).await?.id)
 }
 
