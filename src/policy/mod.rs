@@ -6,8 +6,8 @@
 //! `compiled` evaluates one as OPA does in Buildx (a builtin error makes its call undefined);
 //! `check` makes OPA's whole-policy checks; `opa` holds OPA's builtins where regorus differs.
 
-pub mod caps;
 mod ast;
+pub mod caps;
 mod check;
 mod compiled;
 mod extensions;
