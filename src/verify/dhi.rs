@@ -19,7 +19,7 @@ use sigstore_types::{DerPublicKey, Sha256Hash, SignatureBytes};
 use sigstore_verify::crypto::VerificationKey;
 
 use crate::proto::gw;
-use crate::verify::chain::{SLSA_PREDICATE_TYPES, blob};
+use crate::verify::chain::SLSA_PREDICATE_TYPES;
 use crate::verify::legacy::{self, ANNOTATION_BUNDLE, SIGNATURE_TYPE};
 use crate::verify::trust::SigstoreRoot;
 
@@ -102,15 +102,12 @@ pub fn verify(
     layer: &Descriptor,
     roots: &[SigstoreRoot],
 ) -> Result<Result<Value, String>, String> {
-    let payload_digest = layer.digest().to_string();
-    let payload = blob(chain, &payload_digest)?;
-    let none = HashMap::new();
-    let annotations = layer.annotations().as_ref().unwrap_or(&none);
+    let l = legacy::SignedLayer::read(chain, layer)?;
     let keys = keys(roots)?;
     Ok(check(
-        payload,
-        &payload_digest,
-        annotations,
+        l.payload,
+        &l.digest,
+        &l.annotations,
         &chain.attestation_manifest,
         roots,
         &keys,

@@ -47,18 +47,40 @@ pub fn verify(
     layer: &Descriptor,
     roots: &[SigstoreRoot],
 ) -> Result<Result<Value, String>, String> {
-    let payload_digest = layer.digest().to_string();
-    // The chain's blobs are checked against their digests: the payload is what was signed.
-    let payload = blob(chain, &payload_digest)?;
-    let none = HashMap::new();
-    let annotations = layer.annotations().as_ref().unwrap_or(&none);
+    let l = SignedLayer::read(chain, layer)?;
     Ok(check(
-        payload,
-        &payload_digest,
-        annotations,
+        l.payload,
+        &l.digest,
+        &l.annotations,
         &chain.attestation_manifest,
         roots,
     ))
+}
+
+/// A simplesigning layer of a signature manifest, as the chain holds it (cosign's and a
+/// DHI's alike).
+pub(super) struct SignedLayer<'a> {
+    /// The signed payload.
+    pub payload: &'a [u8],
+    /// The layer's digest, which the payload was checked against.
+    pub digest: String,
+    /// The signature, certificate and log entry, by cosign's annotation names.
+    pub annotations: HashMap<String, String>,
+}
+
+impl<'a> SignedLayer<'a> {
+    /// The layer's payload from the chain (an error when it is missing or does not match
+    /// the digest) with the layer's annotations.
+    pub fn read(chain: &'a gw::AttestationChain, layer: &Descriptor) -> Result<Self, String> {
+        let digest = layer.digest().to_string();
+        // The chain's blobs are checked against their digests: the payload is what was signed.
+        let payload = blob(chain, &digest)?;
+        Ok(SignedLayer {
+            payload,
+            digest,
+            annotations: layer.annotations().clone().unwrap_or_default(),
+        })
+    }
 }
 
 /// The payload must be a cosign image signature of the attestation manifest; then the
