@@ -54,6 +54,9 @@ case ${VF_FUZZ_PROFILE:-release} in
     # Debug info is much of a dev build's time and size; a panic's message names its line
     # without it.
     export CARGO_PROFILE_DEV_DEBUG=0
+    # A dev profile is incremental by default; its saved state for the instrumented build is
+    # gigabytes of disk that a smoke run never reads again (CI once ran out of space here).
+    export CARGO_INCREMENTAL=0
     ;;
   *) die "VF_FUZZ_PROFILE must be release or dev, not ${VF_FUZZ_PROFILE}" ;;
 esac
