@@ -1,14 +1,17 @@
-//! Image references, by Docker's distribution reference grammar as `oci_client::Reference`
-//! (oci-spec's `distribution::Reference`) implements it: one grammar for source identifiers,
-//! names users write, provenance materials and the `verify` subcommand. What that crate
-//! leaves to Go's packages is added here: lowercase-hex digests of a known algorithm
-//! (go-digest), ASCII tags (Go's `\w`), the 255-character name limit on the whole name and
-//! no 64-hex repository names (`ParseNormalizedNamed`).
+//! Image references, by Docker's distribution reference grammar read into an
+//! `oci_client::Reference` (oci-spec's `distribution::Reference`; `reference_grammar` says
+//! why it is read here and not by that crate): one grammar for source identifiers, names
+//! users write, provenance materials and the `verify` subcommand. What the grammar leaves to
+//! Go's packages is added here: lowercase-hex digests of a known algorithm (go-digest), the
+//! 255-character name limit on the whole name and no 64-hex repository names
+//! (`ParseNormalizedNamed`).
 
 use std::fmt;
 use std::str::FromStr;
 
 use oci_client::{ParseError, Reference};
+
+use super::reference_grammar;
 
 /// Docker's limit on a name, registry host included (`NameTotalLengthMax`).
 const NAME_MAX: usize = 255;
@@ -107,19 +110,16 @@ pub fn familiar_name(domain: &str, path: &str) -> String {
         .to_string()
 }
 
-/// `s` by Docker's reference grammar, with the checks the crate leaves to Go's packages.
+/// `s` by Docker's reference grammar, with the checks the grammar leaves to Go's packages.
 fn grammar(s: &str) -> Result<Reference, String> {
     let parsed = reference(s).map_err(|e| format!("image reference {s:?}: {e}"))?;
-    let (name, tag, digest) = written(s, &parsed);
+    let (name, _, digest) = written(s, &parsed);
     // Docker's normalization reads a first component without `.`, `:` or `localhost` as
     // part of the path, which its grammar allowed in uppercase as a host.
     if parsed.repository().chars().any(|c| c.is_ascii_uppercase()) {
         return Err(format!(
             "image reference {s:?}: repository name must be lowercase"
         ));
-    }
-    if let Some(t) = tag.filter(|t| !t.is_ascii()) {
-        return Err(format!("image reference {s:?}: tag {t:?} is not ASCII"));
     }
     if let Some(d) = digest {
         validate_digest(d).map_err(|e| format!("image reference {s:?}: {e}"))?;
@@ -132,13 +132,13 @@ fn grammar(s: &str) -> Result<Reference, String> {
     Ok(parsed)
 }
 
-/// Docker's grammar allows an IPv6 address in brackets as the registry host, oci-spec's does
-/// not: the rest is read with a stand-in host, and the address put back.
+/// Docker's grammar allows an IPv6 address in brackets as the registry host, the one read
+/// here does not: the rest is read with a stand-in host, and the address put back.
 fn reference(s: &str) -> Result<Reference, ParseError> {
     let Some((host, rest)) = ipv6_host(s) else {
-        return Reference::from_str(s);
+        return reference_grammar::parse(s);
     };
-    let p = Reference::from_str(&format!("{IPV6_STAND_IN}/{rest}"))?;
+    let p = reference_grammar::parse(&format!("{IPV6_STAND_IN}/{rest}"))?;
     let (registry, repository) = (host.to_string(), p.repository().to_string());
     Ok(match (p.tag(), p.digest()) {
         (Some(t), Some(d)) => {
