@@ -1,18 +1,28 @@
 //! Image references (src/sources/image_ref.rs), source identifiers (src/sources) and the
 //! `verify` subcommand's image argument (src/consumer/store.rs): parsed or refused, never a
-//! panic; a parsed reference prints back as written, and normalizing is idempotent.
+//! panic; a parsed reference prints back as written, and normalizing is idempotent. Docker's
+//! grammar as the frontend compiles it reads every ASCII string as oci-spec's does.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use verified_frontend::consumer::store::ImageSpec;
 use verified_frontend::proto::pb;
 use verified_frontend::sources::image_ref::{familiar_name, validate_digest};
+use verified_frontend::sources::reference_grammar;
 use verified_frontend::sources::{ImageRef, Source};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
     };
+    if s.is_ascii() {
+        let theirs = <oci_spec::distribution::Reference as std::str::FromStr>::from_str(s);
+        assert_eq!(
+            reference_grammar::parse(s),
+            theirs,
+            "{s:?} is read otherwise"
+        );
+    }
     if let Ok(r) = ImageRef::parse(s) {
         assert_eq!(r.to_string(), s, "{r:?} prints back otherwise");
         if let Some(d) = &r.digest {

@@ -10,7 +10,7 @@ use crate::model::SourceKind;
 use crate::proto::pb;
 
 pub mod image_ref;
-mod reference_grammar;
+pub mod reference_grammar;
 
 pub use image_ref::ImageRef;
 
