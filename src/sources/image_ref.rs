@@ -11,12 +11,10 @@ use std::str::FromStr;
 
 use oci_client::{ParseError, Reference};
 
-use super::reference_grammar;
+use super::reference_grammar::{self, DOCKER_HUB, OFFICIAL_PREFIX};
 
 /// Docker's limit on a name, registry host included (`NameTotalLengthMax`).
 const NAME_MAX: usize = 255;
-const DOCKER_HUB: &str = "docker.io";
-const OFFICIAL_PREFIX: &str = "library/";
 /// A registry host oci-spec's grammar accepts, standing in for an IPv6 one while the rest
 /// of a reference is read.
 const IPV6_STAND_IN: &str = "ipv6.invalid";
