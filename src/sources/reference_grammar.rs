@@ -8,6 +8,7 @@
 use std::sync::OnceLock;
 
 use oci_client::{ParseError, Reference};
+use oci_spec::image::DigestAlgorithm;
 use regex::Regex;
 
 pub const DOCKER_HUB: &str = "docker.io";
@@ -65,13 +66,10 @@ fn check_digest_length(digest: &str) -> Result<(), ParseError> {
     let (algorithm, hex) = digest
         .split_once(':')
         .ok_or(ParseError::DigestInvalidFormat)?;
-    let want = match algorithm {
-        "sha256" => 64,
-        "sha384" => 96,
-        "sha512" => 128,
-        _ => return Err(ParseError::DigestUnsupported),
-    };
-    if hex.len() == want {
+    let want = DigestAlgorithm::from(algorithm)
+        .digest_hexlen()
+        .ok_or(ParseError::DigestUnsupported)?;
+    if hex.len() == want as usize {
         Ok(())
     } else {
         Err(ParseError::DigestInvalidLength)
